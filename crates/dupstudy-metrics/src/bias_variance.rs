@@ -57,7 +57,15 @@ impl BiasVariance {
     /// [`MetricsError::Empty`] with no models, [`MetricsError::LengthMismatch`] if a model
     /// does not predict every reference point, [`MetricsError::ClassOutOfRange`] for a class
     /// `>= n_classes`, [`MetricsError::NoClasses`].
-    pub fn decompose(models: &[Vec<usize>], reference: &[usize], n_classes: usize) -> Result<Self> {
+    ///
+    /// Predictions and reference are class indices of any small unsigned type (`u8` keeps
+    /// a large prediction matrix small); `models` may hold owned rows or borrowed ones, so a
+    /// bootstrap can resample models without copying them.
+    pub fn decompose<M, C>(models: &[M], reference: &[C], n_classes: usize) -> Result<Self>
+    where
+        M: AsRef<[C]>,
+        C: Copy + Into<usize>,
+    {
         if n_classes == 0 {
             return Err(MetricsError::NoClasses);
         }
@@ -65,15 +73,19 @@ impl BiasVariance {
             return Err(MetricsError::Empty("bias-variance models"));
         }
         for model in models {
-            if model.len() != reference.len() {
+            if model.as_ref().len() != reference.len() {
                 return Err(MetricsError::LengthMismatch {
                     what: "a model's predictions and the reference",
-                    left: model.len(),
+                    left: model.as_ref().len(),
                     right: reference.len(),
                 });
             }
         }
-        if let Some((index, &class)) = reference.iter().enumerate().find(|(_, c)| **c >= n_classes)
+        if let Some((index, class)) = reference
+            .iter()
+            .map(|&c| c.into())
+            .enumerate()
+            .find(|(_, c)| *c >= n_classes)
         {
             return Err(MetricsError::ClassOutOfRange {
                 index,
@@ -90,10 +102,10 @@ impl BiasVariance {
             variance: Vec::with_capacity(n),
             net_variance: Vec::with_capacity(n),
         };
-        for (point, &y_star) in reference.iter().enumerate() {
+        for (point, y_star) in reference.iter().map(|&c| c.into()).enumerate() {
             votes.iter_mut().for_each(|v| *v = 0);
             for model in models {
-                let class = model[point];
+                let class: usize = model.as_ref()[point].into();
                 if class >= n_classes {
                     return Err(MetricsError::ClassOutOfRange {
                         index: point,
@@ -211,7 +223,7 @@ mod tests {
         // Point 0: predictions 0 0 1 -> main 0, unbiased, V = 1/3, loss 1/3.
         // Point 1: predictions 1 1 0 -> main 1, biased, V = 1/3, loss 2/3 = 1 - 1/3.
         // Point 2: predictions 0 0 0 -> main 0, unbiased, V = 0, loss 0.
-        let models = vec![vec![0, 1, 0], vec![0, 1, 0], vec![1, 0, 0]];
+        let models = vec![vec![0usize, 1, 0], vec![0, 1, 0], vec![1, 0, 0]];
         let bv = BiasVariance::decompose(&models, &[0, 0, 0], 2).unwrap();
         assert_eq!(bv.main_predictions(), &[0, 1, 0]);
         let s = bv.summary();
@@ -227,15 +239,17 @@ mod tests {
     fn multiclass_loss_identity() {
         // Point: reference 2, predictions 0 0 1 2 -> main 0, biased; V = 1/2;
         // c2 = -P(y = 2 | y != 0) = -1/2; loss = 1 - 1/4 = 3/4 = 3 of 4 wrong.
-        let models = vec![vec![0], vec![0], vec![1], vec![2]];
-        let s = BiasVariance::decompose(&models, &[2], 3).unwrap().summary();
+        let models: Vec<Vec<u8>> = vec![vec![0], vec![0], vec![1], vec![2]];
+        let s = BiasVariance::decompose(&models, &[2u8], 3)
+            .unwrap()
+            .summary();
         assert!((s.loss - 0.75).abs() < 1e-15);
         assert!((s.biased_variance - 0.25).abs() < 1e-15);
     }
 
     #[test]
     fn rejects_ragged_models() {
-        let err = BiasVariance::decompose(&[vec![0, 1], vec![0]], &[0, 0], 2).unwrap_err();
+        let err = BiasVariance::decompose(&[vec![0usize, 1], vec![0]], &[0, 0], 2).unwrap_err();
         assert!(matches!(err, MetricsError::LengthMismatch { .. }));
     }
 }

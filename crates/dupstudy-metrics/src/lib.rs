@@ -1,5 +1,5 @@
 //! Metrics for the duplicates study: confusion matrices and accuracies, summaries over seeds
-//! with Student-t confidence intervals, and the bias-variance decomposition of the 0-1 loss.
+//! with Student-t confidence intervals, trend lines with an interval on the slope, and the bias-variance decomposition of the 0-1 loss.
 //!
 //! ```
 //! use dupstudy_metrics::{ConfusionMatrix, Summary};
@@ -14,14 +14,16 @@
 //! # Ok::<(), dupstudy_metrics::MetricsError>(())
 //! ```
 //!
-//! Modules: [`confusion`], [`summary`], [`bias_variance`], [`error`].
+//! Modules: [`confusion`], [`summary`], [`trend`], [`bias_variance`], [`error`].
 
 pub mod bias_variance;
 pub mod confusion;
 pub mod error;
 pub mod summary;
+pub mod trend;
 
 pub use bias_variance::{BiasVariance, BiasVarianceSummary};
 pub use confusion::ConfusionMatrix;
 pub use error::{MetricsError, Result};
 pub use summary::{Summary, student_t_cdf, student_t_quantile};
+pub use trend::LinearFit;

@@ -27,10 +27,12 @@ pub mod error;
 pub mod kernel;
 pub mod model;
 pub mod params;
+mod simd;
 mod solver;
 pub mod train;
 
 pub use error::{Result, SvmError};
 pub use model::SvmModel;
 pub use params::{Gamma, MIN_CACHE_BYTES, SvmParams};
+pub use simd::instruction_set;
 pub use train::Svm;

@@ -13,7 +13,10 @@ use crate::train::{check_finite, with_threads};
 #[derive(Debug, Clone, PartialEq)]
 pub struct SvmModel {
     support_vectors: Array2<f64>,
+    /// Distinct support vectors, column-major, for prediction.
     sv_columns: ColumnPoints,
+    /// Summed coefficient of each distinct support vector.
+    sv_coef: Vec<f64>,
     support_indices: Vec<usize>,
     dual_coef: Vec<f64>,
     n_bounded: usize,
@@ -24,6 +27,27 @@ pub struct SvmModel {
     iterations: u64,
     converged: bool,
     threads: usize,
+}
+
+/// Rows of `points` with identical coordinates merged, in order of first appearance, with
+/// their coefficients summed.
+fn merge_identical(points: ArrayView2<'_, f64>, coef: &[f64]) -> (Array2<f64>, Vec<f64>) {
+    let mut first: std::collections::HashMap<Vec<u64>, usize> = std::collections::HashMap::new();
+    let mut keep = Vec::new();
+    let mut merged: Vec<f64> = Vec::new();
+    for (i, row) in points.rows().into_iter().enumerate() {
+        // -0.0 and 0.0 are the same point.
+        let key: Vec<u64> = row.iter().map(|v| (v + 0.0).to_bits()).collect();
+        match first.get(&key) {
+            Some(&slot) => merged[slot] += coef[i],
+            None => {
+                first.insert(key, merged.len());
+                keep.push(i);
+                merged.push(coef[i]);
+            }
+        }
+    }
+    (points.select(Axis(0), &keep), merged)
 }
 
 /// Test points handled per parallel task in prediction.
@@ -45,7 +69,7 @@ impl SvmModel {
             .filter(|(_, a)| **a > 0.0)
             .map(|(i, _)| i)
             .collect();
-        let dual_coef = support_indices
+        let dual_coef: Vec<f64> = support_indices
             .iter()
             .map(|&i| f64::from(labels[i]) * solution.alpha[i])
             .collect();
@@ -54,10 +78,12 @@ impl SvmModel {
             .filter(|&&i| solution.alpha[i] >= c)
             .count();
         let support_vectors = features.select(Axis(0), &support_indices);
-        let sv_columns = ColumnPoints::from_rows(support_vectors.view());
+        let (distinct, sv_coef) = merge_identical(support_vectors.view(), &dual_coef);
+        let sv_columns = ColumnPoints::from_rows(distinct.view());
         Self {
             support_vectors,
             sv_columns,
+            sv_coef,
             support_indices,
             dual_coef,
             n_bounded,
@@ -89,6 +115,13 @@ impl SvmModel {
     /// The number of support vectors.
     pub fn n_support(&self) -> usize {
         self.support_indices.len()
+    }
+
+    /// The number of distinct support vectors: exact duplicates in the training set become
+    /// separate support vectors, and prediction merges them (summing their coefficients),
+    /// so it costs this many kernel evaluations per point.
+    pub fn n_distinct_support(&self) -> usize {
+        self.sv_coef.len()
     }
 
     /// The number of support vectors at the upper bound `alpha_i = C`.
@@ -156,7 +189,7 @@ impl SvmModel {
                 }
                 *o = self
                     .sv_columns
-                    .weighted_kernel_sum(&z, self.gamma, &self.dual_coef)
+                    .weighted_kernel_sum(&z, self.gamma, &self.sv_coef)
                     + self.bias;
             }
         };
