@@ -1,0 +1,120 @@
+//! Command-line flags of `cargo xtask`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The dupstudy orchestrator.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    version,
+    about = "Runs the duplicates study and its tools"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the study (resumable) and writes results, figures and REPORT.md.
+    Reproduce(ReproduceArgs),
+}
+
+/// A named set of defaults for every study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// Everything on tiny data, for CI (a few seconds for the Gaussian study).
+    Smoke,
+    /// The default: every study reduced to fit about an hour on 2 cores.
+    Quick,
+    /// The paper's protocol at full size.
+    Paper,
+    /// The paper's protocol with more seeds and every control.
+    Full,
+}
+
+impl Profile {
+    /// The name used in paths and the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Smoke => "smoke",
+            Profile::Quick => "quick",
+            Profile::Paper => "paper",
+            Profile::Full => "full",
+        }
+    }
+}
+
+/// A study of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum StudyName {
+    /// 2-D Gaussian data and an RBF SVM (paper Figures 1 and 2).
+    Gaussian,
+}
+
+/// Duplication policies of the Gaussian study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyName {
+    /// Every point equally likely.
+    Uniform,
+    /// Class +1 favoured, with each probability of `--weighted-p-plus`.
+    Weighted,
+}
+
+/// Drawing duplicates with or without replacement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplacementName {
+    /// A point can be duplicated several times.
+    With,
+    /// Each point at most once.
+    Without,
+}
+
+/// Flags of `cargo xtask reproduce`. Every study flag overrides the profile's value.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// Defaults for every study.
+    #[arg(long, value_enum, default_value_t = Profile::Quick)]
+    pub profile: Profile,
+    /// Run only these studies (comma-separated); default: all.
+    #[arg(long, alias = "only", value_enum, value_delimiter = ',')]
+    pub study: Vec<StudyName>,
+    /// Results folder; default `results/<profile>`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Number of seeds (0..N) per cell.
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// D-rates in percent, comma-separated (e.g. 0,10,20).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub d_rates: Option<Vec<f64>>,
+    /// Gaussian study: duplication policies (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub policy: Option<Vec<PolicyName>>,
+    /// Gaussian study: probability of drawing class +1 under the weighted policy; one
+    /// weighted setting per value (paper text 0.7, published code 0.8).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub weighted_p_plus: Option<Vec<f64>>,
+    /// Gaussian study: held-out test points per class.
+    #[arg(long)]
+    pub test_per_class: Option<usize>,
+    /// Gaussian study: original training points per class.
+    #[arg(long)]
+    pub train_per_class: Option<usize>,
+    /// Gaussian study: draw duplicates with or without replacement.
+    #[arg(long, value_enum)]
+    pub replacement: Option<ReplacementName>,
+    /// Gaussian study: SVM box constraint C (> 0).
+    #[arg(long, allow_hyphen_values = true)]
+    pub c: Option<f64>,
+    /// Gaussian study: RBF width, `auto` (1/d, the paper's code), `scale`, or a number > 0.
+    #[arg(long, allow_hyphen_values = true)]
+    pub gamma: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}

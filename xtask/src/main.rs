@@ -1,0 +1,46 @@
+//! `cargo xtask`: the dupstudy orchestrator (matklad's cargo-xtask pattern). One binary,
+//! one module per command; `.cargo/config.toml` aliases it so it always runs optimized.
+//!
+//! - `cargo xtask reproduce [--profile smoke|quick|paper|full] [--study ...]`: the study.
+
+mod claims;
+mod flags;
+mod gaussian;
+mod manifest;
+mod plot;
+mod report;
+mod reproduce;
+mod results;
+mod seeding;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::flags::{Cli, Command};
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.command {
+        Command::Reproduce(args) => reproduce::run(args, &root),
+    }
+}
+
+/// The workspace root: the parent of this crate's folder at build time, or the current
+/// folder if that no longer exists (a copied binary).
+fn workspace_root() -> PathBuf {
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    match built.parent() {
+        Some(root) if root.join("Cargo.toml").is_file() => root.to_path_buf(),
+        _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    }
+}

@@ -1,0 +1,106 @@
+//! The run manifest: what produced a results folder.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::Serialize;
+
+/// Everything needed to tell how a results folder was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Profile name.
+    pub profile: String,
+    /// The command line.
+    pub command: Vec<String>,
+    /// `git describe`-like revision of the workspace, with `-dirty` when it has changes.
+    pub git_revision: String,
+    /// Seconds since the Unix epoch when the run started.
+    pub started_unix: u64,
+    /// Seconds the run took (filled in at the end).
+    pub wall_seconds: Option<f64>,
+    /// Where it ran.
+    pub device: Device,
+    /// Versions of the crates that computed the results.
+    pub crates: Vec<(String, String)>,
+    /// The studies' configurations.
+    pub configuration: serde_json::Value,
+    /// Data sets used, with checksums.
+    pub data: serde_json::Value,
+}
+
+/// The machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    /// CPU model.
+    pub cpu: String,
+    /// Logical cores available.
+    pub cores: usize,
+    /// Worker threads used.
+    pub threads: usize,
+    /// The compute device of the CNN studies.
+    pub compute: String,
+}
+
+/// The workspace's git revision, or `unknown` outside a checkout.
+pub fn git_revision(root: &Path) -> String {
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(rev) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty { format!("{rev}-dirty") } else { rev }
+        }
+        None => "unknown".to_string(),
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo`, or `unknown`.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Versions of the workspace crates and of the external crates that matter for results,
+/// read from `Cargo.lock`.
+pub fn crate_versions(root: &Path) -> Vec<(String, String)> {
+    let mut out = vec![(
+        "dupstudy".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    )];
+    if let Ok(lock) = std::fs::read_to_string(root.join("Cargo.lock")) {
+        let mut name: Option<String> = None;
+        for line in lock.lines() {
+            if let Some(n) = line.strip_prefix("name = ") {
+                name = Some(n.trim_matches('"').to_string());
+            } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take())
+                && [
+                    "candle-core",
+                    "candle-nn",
+                    "rand",
+                    "rand_chacha",
+                    "rand_distr",
+                    "gemm",
+                ]
+                .contains(&n.as_str())
+            {
+                out.push((n, v.trim_matches('"').to_string()));
+            }
+        }
+    }
+    out
+}

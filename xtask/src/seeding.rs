@@ -1,0 +1,29 @@
+//! Independent, reproducible random streams, one per purpose.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+/// A generator seeded by the SHA-256 of `key`. Every random choice of the study draws from
+/// a stream named by what it is for and by every setting it depends on (e.g.
+/// `gaussian/train/n=100/seed=7`), so streams never overlap, a cell's randomness does not
+/// depend on which other cells run or in what order, and a seed fixes every CPU result.
+pub fn stream(key: &str) -> ChaCha8Rng {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(&digest);
+    ChaCha8Rng::from_seed(seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn streams_are_reproducible_and_distinct() {
+        let a: u64 = stream("x/seed=1").random();
+        assert_eq!(a, stream("x/seed=1").random::<u64>());
+        assert_ne!(a, stream("x/seed=2").random::<u64>());
+    }
+}
