@@ -22,6 +22,35 @@ pub struct Cli {
 pub enum Command {
     /// Runs the study (resumable) and writes results, figures and REPORT.md.
     Reproduce(ReproduceArgs),
+    /// Downloads the official CIFAR-10 binary archive, verifies its MD5 and unpacks it.
+    FetchCifar(FetchCifarArgs),
+    /// Prints CIFAR-10 counts per class and split, and writes an image grid to look at.
+    CifarInfo(CifarInfoArgs),
+}
+
+/// Flags of `cargo xtask fetch-cifar`.
+#[derive(Debug, Args)]
+pub struct FetchCifarArgs {
+    /// Folder to download and unpack into (default `data/` in the workspace).
+    #[arg(long)]
+    pub dest: Option<PathBuf>,
+    /// Download attempts before giving up.
+    #[arg(long, default_value_t = 3)]
+    pub attempts: usize,
+}
+
+/// Flags of `cargo xtask cifar-info`.
+#[derive(Debug, Args)]
+pub struct CifarInfoArgs {
+    /// CIFAR-10 folder or archive (default: `$CIFAR10_DIR`, then `data/cifar-10-batches-bin`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where to write the image grid (default `results/cifar-info`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Images per class in the grid.
+    #[arg(long, default_value_t = 10)]
+    pub per_class: usize,
 }
 
 /// A named set of defaults for every study.

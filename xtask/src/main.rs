@@ -2,7 +2,10 @@
 //! one module per command; `.cargo/config.toml` aliases it so it always runs optimized.
 //!
 //! - `cargo xtask reproduce [--profile smoke|quick|paper|full] [--study ...]`: the study.
+//! - `cargo xtask fetch-cifar [--dest DIR]`: download, verify and unpack CIFAR-10.
+//! - `cargo xtask cifar-info [--data-dir DIR]`: counts and an image grid of CIFAR-10.
 
+mod cifar_tools;
 mod claims;
 mod flags;
 mod gaussian;
@@ -32,6 +35,8 @@ fn main() -> Result<()> {
     let root = workspace_root();
     match cli.command {
         Command::Reproduce(args) => reproduce::run(args, &root),
+        Command::FetchCifar(args) => cifar_tools::fetch(&args, &root),
+        Command::CifarInfo(args) => cifar_tools::info(&args, &root),
     }
 }
 
