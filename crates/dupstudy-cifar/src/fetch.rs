@@ -5,13 +5,17 @@
 //! keeps failing, reported and deleted. It is never used.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(feature = "download")]
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
 use crate::error::{CifarError, Result, io_error};
-use crate::read::{ARCHIVE_NAME, FOLDER_NAME};
+#[cfg(feature = "download")]
+use crate::read::ARCHIVE_NAME;
+use crate::read::FOLDER_NAME;
 
 /// Where and what to download.
 #[derive(Debug, Clone, PartialEq, Eq)]

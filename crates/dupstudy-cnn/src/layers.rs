@@ -1,0 +1,49 @@
+//! The building blocks of the networks, each one function, so that a faster kernel can
+//! replace candle's composition of primitive ops without touching the model.
+
+use candle_core::{D, Tensor};
+
+use crate::error::Result;
+
+/// `(x - mean) / std` per channel, as `x * scale + shift` with `scale` and `shift` of shape
+/// `(1, 3, 1, 1)`.
+pub fn normalize(x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
+    Ok(x.broadcast_mul(scale)?.broadcast_add(shift)?)
+}
+
+/// `max_pool_2x2(relu(conv3x3_pad1(x, weight) + bias))`.
+pub fn conv_relu_pool(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let channels = weight.dim(0)?;
+    let y = x
+        .conv2d(weight, 1, 1, 1, 1)?
+        .broadcast_add(&bias.reshape((1, channels, 1, 1))?)?
+        .relu()?;
+    max_pool_2x2(&y)
+}
+
+/// 2 x 2 max-pooling with stride 2, built from a reshape and two `max` reductions.
+///
+/// candle 0.11.1's `max_pool2d` has a wrong backward pass: it scales the gradient by the
+/// share of maxima in each window (1/4 for a unique maximum) instead of dividing by their
+/// count, so every gradient through it is 4 times too small. The `max` reduction's backward
+/// is right (the test `input_gradient_matches_finite_differences` checks the whole model).
+pub fn max_pool_2x2(x: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    Ok(x.reshape((n, c, h / 2, 2, w / 2, 2))?.max(5)?.max(3)?)
+}
+
+/// `x W^T + b`, optionally followed by ReLU. `weight` is `(out, in)` as in PyTorch.
+pub fn dense(x: &Tensor, weight: &Tensor, bias: &Tensor, relu: bool) -> Result<Tensor> {
+    let y = x.matmul(&weight.t()?)?.broadcast_add(bias)?;
+    Ok(if relu { y.relu()? } else { y })
+}
+
+/// Mean cross-entropy of `logits` `(n, k)` against class indices `labels` `(n,)` (u32).
+pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    Ok(candle_nn::loss::cross_entropy(logits, labels)?)
+}
+
+/// The predicted class of each row.
+pub fn argmax(logits: &Tensor) -> Result<Vec<u32>> {
+    Ok(logits.argmax(D::Minus1)?.to_vec1::<u32>()?)
+}

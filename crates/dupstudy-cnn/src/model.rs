@@ -1,0 +1,284 @@
+//! The networks: parameters in a [`VarMap`] under PyTorch's names, seeded PyTorch-default
+//! initialization, a forward pass from pixels in `[0, 1]`, safetensors I/O.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use candle_core::{DType, Device, ModuleT, Tensor, Var};
+use candle_nn::VarMap;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::ModelConfig;
+use crate::error::{CnnError, Result};
+use crate::layers;
+
+/// Names and shapes of a model's parameters, in a fixed order.
+pub fn parameter_shapes(config: &ModelConfig) -> Vec<(&'static str, Vec<usize>)> {
+    let [c1, c2] = config.channels;
+    vec![
+        ("conv1.weight", vec![c1, 3, 3, 3]),
+        ("conv1.bias", vec![c1]),
+        ("conv2.weight", vec![c2, c1, 3, 3]),
+        ("conv2.bias", vec![c2]),
+        ("fc1.weight", vec![config.hidden, config.flat_features()]),
+        ("fc1.bias", vec![config.hidden]),
+        ("fc2.weight", vec![10, config.hidden]),
+        ("fc2.bias", vec![10]),
+    ]
+}
+
+/// One of the paper's CNNs. Its parameters live in the [`VarMap`] it was built from, so an
+/// optimizer updates them in place; cloning a `Cnn` shares them.
+#[derive(Debug)]
+pub struct Cnn {
+    config: ModelConfig,
+    params: Vec<Tensor>,
+    norm_scale: Tensor,
+    norm_shift: Tensor,
+    dropout_rng: Mutex<ChaCha8Rng>,
+}
+
+impl Clone for Cnn {
+    fn clone(&self) -> Self {
+        let rng = self
+            .dropout_rng
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        Self {
+            config: self.config.clone(),
+            params: self.params.clone(),
+            norm_scale: self.norm_scale.clone(),
+            norm_shift: self.norm_shift.clone(),
+            dropout_rng: Mutex::new(rng),
+        }
+    }
+}
+
+impl Cnn {
+    /// A freshly initialized model and the [`VarMap`] holding its parameters.
+    ///
+    /// Initialization is PyTorch's default for `Conv2d` and `Linear` (weights and biases
+    /// uniform in `+-1/sqrt(fan_in)`), drawn from a ChaCha8 generator seeded with `seed`:
+    /// the same seed gives the same weights on every machine.
+    ///
+    /// # Errors
+    /// [`CnnError::InvalidParameter`] for a bad configuration.
+    pub fn init(config: &ModelConfig, seed: u64, device: &Device) -> Result<(VarMap, Self)> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+            let shapes = parameter_shapes(config);
+            for pair in shapes.chunks(2) {
+                let (w_name, w_shape) = &pair[0];
+                let (b_name, b_shape) = &pair[1];
+                let fan_in: usize = w_shape[1..].iter().product();
+                let bound = 1.0 / (fan_in as f32).sqrt();
+                for (name, shape) in [(w_name, w_shape), (b_name, b_shape)] {
+                    let n: usize = shape.iter().product();
+                    let values: Vec<f32> =
+                        (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+                    let tensor = Tensor::from_vec(values, shape.as_slice(), device)?;
+                    data.insert((*name).to_string(), Var::from_tensor(&tensor)?);
+                }
+            }
+        }
+        let model = Self::from_varmap(config, &varmap, device)?;
+        Ok((varmap, model))
+    }
+
+    /// A model over the parameters already in `varmap` (names as [`parameter_shapes`]).
+    ///
+    /// # Errors
+    /// [`CnnError::InvalidParameter`] if a parameter is missing or has the wrong shape.
+    pub fn from_varmap(config: &ModelConfig, varmap: &VarMap, device: &Device) -> Result<Self> {
+        config.validate()?;
+        let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+        let mut params = Vec::new();
+        for (name, shape) in parameter_shapes(config) {
+            let var = data.get(name).ok_or_else(|| CnnError::InvalidParameter {
+                name: "parameters",
+                message: format!("{name} is missing"),
+            })?;
+            if var.dims() != shape.as_slice() {
+                return Err(CnnError::InvalidParameter {
+                    name: "parameters",
+                    message: format!("{name} has shape {:?}, expected {shape:?}", var.dims()),
+                });
+            }
+            params.push(var.as_tensor().clone());
+        }
+        let scale: Vec<f32> = config.norm_std.iter().map(|s| 1.0 / s).collect();
+        let shift: Vec<f32> = config
+            .norm_mean
+            .iter()
+            .zip(&config.norm_std)
+            .map(|(m, s)| -m / s)
+            .collect();
+        Ok(Self {
+            config: config.clone(),
+            params,
+            norm_scale: Tensor::from_vec(scale, (1, 3, 1, 1), device)?,
+            norm_shift: Tensor::from_vec(shift, (1, 3, 1, 1), device)?,
+            dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(0)),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The parameters, in the order of [`parameter_shapes`].
+    pub fn parameters(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    /// A copy whose parameters are constants (no gradient is computed for them), sharing
+    /// their storage: attacks use it so that a backward pass computes only the input
+    /// gradient.
+    pub fn frozen(&self) -> Self {
+        let mut copy = self.clone();
+        copy.params = self.params.iter().map(Tensor::detach).collect();
+        copy
+    }
+
+    /// Reseeds the dropout masks (the trainer does this before every batch, so that masks
+    /// depend only on the seed, epoch and batch).
+    pub fn seed_dropout(&self, seed: u64) {
+        let mut rng = self.dropout_rng.lock().unwrap_or_else(|p| p.into_inner());
+        *rng = ChaCha8Rng::seed_from_u64(seed);
+    }
+
+    /// Logits for pixels `x` in `[0, 1]`, shape `(n, 3, 32, 32)`.
+    ///
+    /// # Errors
+    /// [`CnnError::InputShape`] for another shape.
+    pub fn logits(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        check_input(x)?;
+        let z = layers::normalize(x, &self.norm_scale, &self.norm_shift)?;
+        self.logits_normalized(&z, train)
+    }
+
+    /// Logits for inputs already normalized (what the paper's attack code perturbs).
+    ///
+    /// # Errors
+    /// [`CnnError::InputShape`] for another shape.
+    pub fn logits_normalized(&self, z: &Tensor, train: bool) -> Result<Tensor> {
+        check_input(z)?;
+        let p = &self.params;
+        let h = layers::conv_relu_pool(z, &p[0], &p[1])?;
+        let h = layers::conv_relu_pool(&h, &p[2], &p[3])?;
+        let h = h.flatten_from(1)?;
+        let mut h = layers::dense(&h, &p[4], &p[5], true)?;
+        if train && let Some(rate) = self.config.dropout.filter(|&r| r > 0.0) {
+            h = self.dropout(&h, rate)?;
+        }
+        layers::dense(&h, &p[6], &p[7], false)
+    }
+
+    /// Normalizes pixels as the model's first layer does.
+    ///
+    /// # Errors
+    /// On tensor failures.
+    pub fn normalize(&self, x: &Tensor) -> Result<Tensor> {
+        layers::normalize(x, &self.norm_scale, &self.norm_shift)
+    }
+
+    /// Maps normalized inputs back to pixels.
+    ///
+    /// # Errors
+    /// On tensor failures.
+    pub fn denormalize(&self, z: &Tensor) -> Result<Tensor> {
+        Ok(z.broadcast_sub(&self.norm_shift)?
+            .broadcast_div(&self.norm_scale)?)
+    }
+
+    /// Inverted dropout with a mask drawn from the model's seeded generator.
+    fn dropout(&self, h: &Tensor, rate: f32) -> Result<Tensor> {
+        let n = h.elem_count();
+        let keep = 1.0 / (1.0 - rate);
+        let mask: Vec<f32> = {
+            let mut rng = self.dropout_rng.lock().unwrap_or_else(|p| p.into_inner());
+            (0..n)
+                .map(|_| {
+                    if rng.random::<f32>() < rate {
+                        0.0
+                    } else {
+                        keep
+                    }
+                })
+                .collect()
+        };
+        let mask = Tensor::from_vec(mask, h.shape(), h.device())?;
+        Ok(h.mul(&mask)?)
+    }
+
+    /// Writes the parameters to a safetensors file under PyTorch's names.
+    ///
+    /// # Errors
+    /// [`CnnError::Candle`] on I/O failure.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let tensors: std::collections::HashMap<String, Tensor> = parameter_shapes(&self.config)
+            .into_iter()
+            .zip(&self.params)
+            .map(|((name, _), t)| (name.to_string(), t.clone()))
+            .collect();
+        candle_core::safetensors::save(&tensors, path)?;
+        Ok(())
+    }
+
+    /// Reads parameters saved by [`Cnn::save`] (or exported from PyTorch under the same
+    /// names) into `varmap`.
+    ///
+    /// # Errors
+    /// [`CnnError::Checkpoint`] naming the file and the missing or mismatched tensor.
+    pub fn load_into(
+        varmap: &VarMap,
+        config: &ModelConfig,
+        path: &Path,
+        device: &Device,
+    ) -> Result<()> {
+        let fail = |message: String| CnnError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        let tensors =
+            candle_core::safetensors::load(path, device).map_err(|e| fail(e.to_string()))?;
+        let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+        for (name, shape) in parameter_shapes(config) {
+            let tensor = tensors
+                .get(name)
+                .ok_or_else(|| fail(format!("tensor {name} is missing")))?;
+            if tensor.dims() != shape.as_slice() {
+                return Err(fail(format!(
+                    "{name} has shape {:?}, the model needs {shape:?}",
+                    tensor.dims()
+                )));
+            }
+            let var = data
+                .get(name)
+                .ok_or_else(|| fail(format!("the model has no {name}")))?;
+            var.set(&tensor.to_dtype(DType::F32)?)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_input(x: &Tensor) -> Result<()> {
+    let dims = x.dims();
+    if dims.len() != 4 || dims[1..] != [3, 32, 32] {
+        return Err(CnnError::InputShape { got: dims.to_vec() });
+    }
+    Ok(())
+}
+
+impl ModuleT for Cnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        self.logits(xs, train)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))
+    }
+}
