@@ -1,4 +1,5 @@
-//! Evaluation: clean and adversarial accuracy, per class, on any list of indices.
+//! Evaluation: clean and adversarial predictions and accuracy, per class, on any list of
+//! indices.
 
 use std::sync::Arc;
 
@@ -6,19 +7,19 @@ use candle_core::Device;
 use dupstudy_cifar::{Cifar10, EpochBatches, EpochPlan, SplitName};
 use dupstudy_metrics::ConfusionMatrix;
 
-use crate::error::Result;
+use crate::error::{CnnError, Result};
 use crate::layers;
 use crate::model::Cnn;
 use crate::pgd::{self, PgdConfig};
 use crate::train::mix_seed;
 
-/// The confusion matrix of `model` on `indices` of `split` (no augmentation, no dropout),
-/// on clean inputs or, with `attack`, on its PGD examples (random starts seeded from
-/// `seed` and the batch number).
+/// The predicted class of each image at `indices` of `split` (no augmentation, no
+/// dropout), on clean inputs or, with `attack`, on its PGD examples (random starts seeded
+/// from `seed` and the batch number).
 ///
 /// # Errors
 /// Data and tensor errors.
-pub fn evaluate(
+pub fn predict(
     model: &Cnn,
     data: &Arc<Cifar10>,
     split: SplitName,
@@ -26,7 +27,7 @@ pub fn evaluate(
     batch_size: usize,
     device: &Device,
     attack: Option<(&PgdConfig, u64)>,
-) -> Result<ConfusionMatrix> {
+) -> Result<Vec<u8>> {
     let plan = EpochPlan {
         indices,
         batch_size,
@@ -35,12 +36,7 @@ pub fn evaluate(
         augmentation: None,
         normalization: None,
     };
-    let mut confusion = ConfusionMatrix::new(dupstudy_cifar::N_CLASSES).map_err(|e| {
-        crate::error::CnnError::InvalidParameter {
-            name: "classes",
-            message: e.to_string(),
-        }
-    })?;
+    let mut predictions = Vec::new();
     for (b, host) in EpochBatches::new(data.clone(), split, plan, 1)?.enumerate() {
         let host = host?;
         let (x, y) = host.to_tensors(device)?;
@@ -51,19 +47,51 @@ pub fn evaluate(
                     .logits(model, false)?
             }
         };
-        let predicted: Vec<usize> = layers::argmax(&logits)?
-            .into_iter()
-            .map(|p| p as usize)
-            .collect();
-        let truth: Vec<usize> = host.labels.iter().map(|&l| l as usize).collect();
-        let batch =
-            ConfusionMatrix::from_predictions(&truth, &predicted, dupstudy_cifar::N_CLASSES)
-                .and_then(|m| confusion.merge(&m))
-                .map_err(|e| crate::error::CnnError::InvalidParameter {
-                    name: "predictions",
-                    message: e.to_string(),
-                });
-        batch?;
+        predictions.extend(layers::argmax(&logits)?.into_iter().map(|p| p as u8));
     }
-    Ok(confusion)
+    Ok(predictions)
+}
+
+/// The confusion matrix of [`predict`]'s output against the true labels.
+///
+/// # Errors
+/// As [`predict`].
+pub fn evaluate(
+    model: &Cnn,
+    data: &Arc<Cifar10>,
+    split: SplitName,
+    indices: Arc<Vec<usize>>,
+    batch_size: usize,
+    device: &Device,
+    attack: Option<(&PgdConfig, u64)>,
+) -> Result<ConfusionMatrix> {
+    let predicted = predict(
+        model,
+        data,
+        split,
+        indices.clone(),
+        batch_size,
+        device,
+        attack,
+    )?;
+    let labels = match split {
+        SplitName::Train => data.train().labels(),
+        SplitName::Test => data.test().labels(),
+    };
+    confusion(&indices, labels, &predicted)
+}
+
+/// The confusion matrix of `predicted` (one per index) against `labels[index]`.
+///
+/// # Errors
+/// [`CnnError::InvalidParameter`] if the lengths differ or a class is out of range.
+pub fn confusion(indices: &[usize], labels: &[u8], predicted: &[u8]) -> Result<ConfusionMatrix> {
+    let truth: Vec<usize> = indices.iter().map(|&i| usize::from(labels[i])).collect();
+    let predicted: Vec<usize> = predicted.iter().map(|&p| usize::from(p)).collect();
+    ConfusionMatrix::from_predictions(&truth, &predicted, dupstudy_cifar::N_CLASSES).map_err(|e| {
+        CnnError::InvalidParameter {
+            name: "predictions",
+            message: e.to_string(),
+        }
+    })
 }

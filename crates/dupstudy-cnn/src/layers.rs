@@ -4,6 +4,7 @@
 use candle_core::{D, Tensor};
 
 use crate::error::Result;
+use crate::kernels::{self, InputAffine, Kernels};
 
 /// `(x - mean) / std` per channel, as `x * scale + shift` with `scale` and `shift` of shape
 /// `(1, 3, 1, 1)`.
@@ -11,8 +12,33 @@ pub fn normalize(x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
     Ok(x.broadcast_mul(scale)?.broadcast_add(shift)?)
 }
 
-/// `max_pool_2x2(relu(conv3x3_pad1(x, weight) + bias))`.
-pub fn conv_relu_pool(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+/// `max_pool_2x2(relu(conv3x3_pad1(a(x), weight) + bias))`, where `a` is the optional
+/// per-channel affine map (the input normalization, which the fast kernel folds into the
+/// convolution).
+pub fn conv_relu_pool(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    affine: Option<&InputAffine>,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    if kernels.fast_on(x.device()) {
+        return Ok(kernels::conv::conv_relu_pool(
+            &x.contiguous()?,
+            weight,
+            bias,
+            affine.cloned(),
+        )?);
+    }
+    let x = match affine {
+        Some(a) => {
+            let c = a.scale.len();
+            let scale = Tensor::from_slice(&a.scale, (1, c, 1, 1), x.device())?;
+            let shift = Tensor::from_slice(&a.shift, (1, c, 1, 1), x.device())?;
+            normalize(x, &scale, &shift)?
+        }
+        None => x.clone(),
+    };
     let channels = weight.dim(0)?;
     let y = x
         .conv2d(weight, 1, 1, 1, 1)?
@@ -33,7 +59,16 @@ pub fn max_pool_2x2(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `x W^T + b`, optionally followed by ReLU. `weight` is `(out, in)` as in PyTorch.
-pub fn dense(x: &Tensor, weight: &Tensor, bias: &Tensor, relu: bool) -> Result<Tensor> {
+pub fn dense(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    relu: bool,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    if kernels.fast_on(x.device()) {
+        return Ok(kernels::dense::dense(&x.contiguous()?, weight, bias, relu)?);
+    }
     let y = x.matmul(&weight.t()?)?.broadcast_add(bias)?;
     Ok(if relu { y.relu()? } else { y })
 }

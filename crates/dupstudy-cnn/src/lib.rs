@@ -16,7 +16,7 @@
 //! let mut trainer = Trainer::new(&ModelConfig::standard(), config, &device)?;
 //! let train: Arc<Vec<usize>> = Arc::new((0..50_000).collect());
 //! let stats = trainer.train_epoch(&data, train, 0, &mut |_| {})?;
-//! let test = Arc::new((0..10_000).collect());
+//! let test: Arc<Vec<usize>> = Arc::new((0..10_000).collect());
 //! let clean = evaluate(trainer.model(), &data, SplitName::Test, test.clone(), 256, &device, None)?;
 //! let robust = evaluate(trainer.model(), &data, SplitName::Test, test, 256, &device,
 //!     Some((&PgdConfig::madry(), 0)))?;
@@ -25,12 +25,14 @@
 //! ```
 //!
 //! Modules: [`config`] (models and optimizers, with the paper's presets), [`model`],
-//! [`layers`], [`optim`], [`pgd`], [`train`], [`eval`], [`device`], [`error`].
+//! [`layers`], [`kernels`] (fast CPU kernels), [`optim`], [`pgd`], [`train`], [`eval`],
+//! [`device`], [`error`].
 
 pub mod config;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod kernels;
 pub mod layers;
 pub mod model;
 pub mod optim;
@@ -39,7 +41,8 @@ pub mod train;
 
 pub use config::{ModelConfig, ModelKind, OptimizerConfig};
 pub use error::{CnnError, Result};
-pub use eval::evaluate;
+pub use eval::{confusion, evaluate, predict};
+pub use kernels::Kernels;
 pub use model::Cnn;
 pub use optim::Optimizer;
 pub use pgd::{AttackSpace, PgdConfig};

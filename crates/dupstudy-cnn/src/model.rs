@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::ModelConfig;
 use crate::error::{CnnError, Result};
+use crate::kernels::{InputAffine, Kernels};
 use crate::layers;
 
 /// Names and shapes of a model's parameters, in a fixed order.
@@ -36,6 +37,8 @@ pub struct Cnn {
     params: Vec<Tensor>,
     norm_scale: Tensor,
     norm_shift: Tensor,
+    affine: InputAffine,
+    kernels: Kernels,
     dropout_rng: Mutex<ChaCha8Rng>,
 }
 
@@ -51,6 +54,8 @@ impl Clone for Cnn {
             params: self.params.clone(),
             norm_scale: self.norm_scale.clone(),
             norm_shift: self.norm_shift.clone(),
+            affine: self.affine.clone(),
+            kernels: self.kernels,
             dropout_rng: Mutex::new(rng),
         }
     }
@@ -121,10 +126,22 @@ impl Cnn {
         Ok(Self {
             config: config.clone(),
             params,
-            norm_scale: Tensor::from_vec(scale, (1, 3, 1, 1), device)?,
-            norm_shift: Tensor::from_vec(shift, (1, 3, 1, 1), device)?,
+            norm_scale: Tensor::from_vec(scale.clone(), (1, 3, 1, 1), device)?,
+            norm_shift: Tensor::from_vec(shift.clone(), (1, 3, 1, 1), device)?,
+            affine: InputAffine { scale, shift },
+            kernels: Kernels::default(),
             dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(0)),
         })
+    }
+
+    /// Chooses the layer implementation (fast kernels by default).
+    pub fn set_kernels(&mut self, kernels: Kernels) {
+        self.kernels = kernels;
+    }
+
+    /// The layer implementation in use.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// The configuration.
@@ -159,8 +176,7 @@ impl Cnn {
     /// [`CnnError::InputShape`] for another shape.
     pub fn logits(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         check_input(x)?;
-        let z = layers::normalize(x, &self.norm_scale, &self.norm_shift)?;
-        self.logits_normalized(&z, train)
+        self.head(x, Some(&self.affine), train)
     }
 
     /// Logits for inputs already normalized (what the paper's attack code perturbs).
@@ -169,15 +185,20 @@ impl Cnn {
     /// [`CnnError::InputShape`] for another shape.
     pub fn logits_normalized(&self, z: &Tensor, train: bool) -> Result<Tensor> {
         check_input(z)?;
-        let p = &self.params;
-        let h = layers::conv_relu_pool(z, &p[0], &p[1])?;
-        let h = layers::conv_relu_pool(&h, &p[2], &p[3])?;
+        self.head(z, None, train)
+    }
+
+    /// The network after the optional input normalization `affine`.
+    fn head(&self, x: &Tensor, affine: Option<&InputAffine>, train: bool) -> Result<Tensor> {
+        let (p, k) = (&self.params, self.kernels);
+        let h = layers::conv_relu_pool(x, &p[0], &p[1], affine, k)?;
+        let h = layers::conv_relu_pool(&h, &p[2], &p[3], None, k)?;
         let h = h.flatten_from(1)?;
-        let mut h = layers::dense(&h, &p[4], &p[5], true)?;
+        let mut h = layers::dense(&h, &p[4], &p[5], true, k)?;
         if train && let Some(rate) = self.config.dropout.filter(|&r| r > 0.0) {
             h = self.dropout(&h, rate)?;
         }
-        layers::dense(&h, &p[6], &p[7], false)
+        layers::dense(&h, &p[6], &p[7], false, k)
     }
 
     /// Normalizes pixels as the model's first layer does.

@@ -1,6 +1,7 @@
 //! Training: standard or adversarial (Madry: every batch replaced by its PGD examples),
 //! seeded and deterministic on the CPU.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -134,6 +135,26 @@ impl std::fmt::Debug for Trainer {
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct CheckpointState {
+    next_epoch: u64,
+    optimizer_steps: u64,
+    seed: u64,
+    weights: String,
+    optimizer: String,
+    #[serde(default)]
+    extra: serde_json::Value,
+}
+
+fn read_state(path: &Path) -> Result<CheckpointState> {
+    let fail = |message: String| CnnError::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))
+}
+
 /// A 64-bit mix of three numbers (SplitMix64 finalizer), for per-batch seeds.
 pub fn mix_seed(a: u64, b: u64, c: u64) -> u64 {
     let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ c.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
@@ -175,9 +196,112 @@ impl Trainer {
         &self.optimizer
     }
 
-    /// The optimizer, mutably (to restore a checkpoint).
-    pub fn optimizer_mut(&mut self) -> &mut Optimizer {
-        &mut self.optimizer
+    /// Writes a checkpoint to `dir`: the weights, the optimizer state and `next_epoch`
+    /// (the epoch a resumed run starts with), with the caller's `extra` (e.g. the epoch
+    /// statistics so far). Files of epoch `k` are written under their own names and
+    /// `state.json` is replaced last, atomically, so a kill at any moment leaves either the
+    /// previous checkpoint or the new one.
+    ///
+    /// # Errors
+    /// [`CnnError::Checkpoint`] naming the file.
+    pub fn save_checkpoint(
+        &self,
+        dir: &Path,
+        next_epoch: u64,
+        extra: serde_json::Value,
+    ) -> Result<()> {
+        let fail = |path: &Path, message: String| CnnError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e.to_string()))?;
+        let weights = dir.join(format!("weights-{next_epoch}.safetensors"));
+        let optimizer = dir.join(format!("optimizer-{next_epoch}.safetensors"));
+        self.model.save(&weights)?;
+        let (steps, state) = self.optimizer.state();
+        let state: std::collections::HashMap<String, candle_core::Tensor> =
+            state.into_iter().collect();
+        if state.is_empty() {
+            // safetensors cannot hold an empty map; an optimizer before its first step has
+            // no state to keep.
+            std::fs::write(&optimizer, b"").map_err(|e| fail(&optimizer, e.to_string()))?;
+        } else {
+            candle_core::safetensors::save(&state, &optimizer)?;
+        }
+        let manifest = serde_json::json!({
+            "next_epoch": next_epoch,
+            "optimizer_steps": steps,
+            "seed": self.config.seed,
+            "weights": weights.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "optimizer": optimizer.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "extra": extra,
+        });
+        let tmp = dir.join("state.json.tmp");
+        let target = dir.join("state.json");
+        let previous = read_state(&target).ok();
+        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| fail(&tmp, e.to_string()))?;
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, e.to_string()))?;
+            file.write_all(&bytes)
+                .map_err(|e| fail(&tmp, e.to_string()))?;
+            file.sync_all().map_err(|e| fail(&tmp, e.to_string()))?;
+        }
+        std::fs::rename(&tmp, &target).map_err(|e| fail(&target, e.to_string()))?;
+        if let Some(previous) = previous
+            && previous.next_epoch != next_epoch
+        {
+            let _ = std::fs::remove_file(dir.join(previous.weights));
+            let _ = std::fs::remove_file(dir.join(previous.optimizer));
+        }
+        Ok(())
+    }
+
+    /// Restores the checkpoint in `dir`, if any, and returns the epoch to continue with and
+    /// the caller's `extra`.
+    ///
+    /// # Errors
+    /// [`CnnError::Checkpoint`] when the checkpoint exists but is unreadable or belongs to
+    /// another seed or model.
+    pub fn restore_checkpoint(&mut self, dir: &Path) -> Result<Option<(u64, serde_json::Value)>> {
+        let path = dir.join("state.json");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let state = read_state(&path)?;
+        if state.seed != self.config.seed {
+            return Err(CnnError::Checkpoint {
+                path,
+                message: format!(
+                    "written with seed {}, this run uses {}",
+                    state.seed, self.config.seed
+                ),
+            });
+        }
+        let config = self.model.config().clone();
+        Cnn::load_into(
+            &self.varmap,
+            &config,
+            &dir.join(&state.weights),
+            &self.device,
+        )?;
+        let optimizer_path = dir.join(&state.optimizer);
+        let tensors = if std::fs::metadata(&optimizer_path)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            == 0
+        {
+            std::collections::HashMap::new()
+        } else {
+            candle_core::safetensors::load(&optimizer_path, &self.device).map_err(|e| {
+                CnnError::Checkpoint {
+                    path: optimizer_path.clone(),
+                    message: e.to_string(),
+                }
+            })?
+        };
+        self.optimizer.load_state(state.optimizer_steps, &tensors)?;
+        Ok(Some((state.next_epoch, state.extra)))
     }
 
     /// The training configuration.
@@ -199,6 +323,22 @@ impl Trainer {
         epoch: u64,
         on_batch: &mut dyn FnMut(BatchProgress),
     ) -> Result<EpochStats> {
+        self.train_partial_epoch(data, indices, epoch, None, on_batch)
+    }
+
+    /// As [`Trainer::train_epoch`], stopping after `max_batches` batches if given (the last
+    /// epoch of a run with a fixed number of optimizer steps).
+    ///
+    /// # Errors
+    /// As [`Trainer::train_epoch`].
+    pub fn train_partial_epoch(
+        &mut self,
+        data: &Arc<Cifar10>,
+        indices: Arc<Vec<usize>>,
+        epoch: u64,
+        max_batches: Option<usize>,
+        on_batch: &mut dyn FnMut(BatchProgress),
+    ) -> Result<EpochStats> {
         let start = Instant::now();
         let plan = EpochPlan {
             indices,
@@ -208,10 +348,10 @@ impl Trainer {
             augmentation: self.config.augment.then(Augmentation::default),
             normalization: None::<Normalization>,
         };
-        let batches = plan.n_batches();
+        let batches = max_batches.map_or(plan.n_batches(), |m| m.min(plan.n_batches()));
         let loader = EpochBatches::new(data.clone(), SplitName::Train, plan, self.config.prefetch)?;
         let (mut loss_sum, mut correct, mut images) = (0.0f64, 0usize, 0usize);
-        for (b, host) in loader.enumerate() {
+        for (b, host) in loader.take(batches).enumerate() {
             let host = host?;
             let n = host.len();
             let (x, y) = host.to_tensors(&self.device)?;

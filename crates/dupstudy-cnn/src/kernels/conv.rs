@@ -1,0 +1,409 @@
+//! `max_pool_2x2(relu(conv3x3_pad1(a(x), W) + b))` as one candle custom op with its own
+//! backward pass, where `a` is an optional per-channel affine map (the model's input
+//! normalization, folded into the im2col copy).
+//!
+//! Forward, per image: im2col (`Cin*9 x H*W`), one GEMM (`Cout x Cin*9` by `Cin*9 x H*W`),
+//! then bias, ReLU and 2 x 2 max-pooling in one pass that records which of the four
+//! positions won (or that none was positive). Backward, per image: the pooled gradient is
+//! routed to the winners, then `dW += G cols^T` and `dx = col2im(W^T G)`, each only if that
+//! argument needs a gradient (the first layer's input never does during training; the
+//! weights never do during an attack). Images are processed in fixed chunks in parallel and
+//! the weight gradients of the chunks are summed in chunk order, so results do not depend on
+//! the number of threads.
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::gemm::{MatRef, matmul};
+use super::{cpu_slice, tensor_from_vec};
+
+/// Images per parallel task (fixed, so that reductions are deterministic).
+const IMAGES_PER_TASK: usize = 8;
+/// Marks a pooled output whose four inputs were all `<= 0` (ReLU passed no gradient).
+const DEAD: u8 = u8::MAX;
+
+/// Per-channel `x * scale + shift` applied to the input before the convolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputAffine {
+    /// Multiplier per input channel.
+    pub scale: Vec<f32>,
+    /// Offset per input channel.
+    pub shift: Vec<f32>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ConvReluPool {
+    affine: Option<InputAffine>,
+    /// Winner codes of the forward pass, kept for the backward pass.
+    codes: Mutex<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    n: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+}
+
+impl Dims {
+    fn k(&self) -> usize {
+        self.cin * 9
+    }
+    fn hw(&self) -> usize {
+        self.h * self.w
+    }
+    fn pooled(&self) -> usize {
+        self.cout * (self.h / 2) * (self.w / 2)
+    }
+}
+
+fn dims(x: &Layout, w: &Layout, b: &Layout) -> candle_core::Result<Dims> {
+    let (n, cin, h, wd) = x.shape().dims4()?;
+    let (cout, cin_w, kh, kw) = w.shape().dims4()?;
+    let bias = b.shape().dims1()?;
+    if cin_w != cin || kh != 3 || kw != 3 || bias != cout || h % 2 != 0 || wd % 2 != 0 {
+        candle_core::bail!(
+            "conv3x3-relu-maxpool2: input {:?}, weight {:?}, bias {:?} do not fit (3x3 kernels, even sides)",
+            x.dims(),
+            w.dims(),
+            b.dims()
+        );
+    }
+    Ok(Dims {
+        n,
+        cin,
+        cout,
+        h,
+        w: wd,
+    })
+}
+
+/// Applies the op: `x` `(n, cin, h, w)`, `weight` `(cout, cin, 3, 3)`, `bias` `(cout,)`.
+pub(crate) fn conv_relu_pool(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    affine: Option<InputAffine>,
+) -> candle_core::Result<Tensor> {
+    x.apply_op3(
+        weight,
+        bias,
+        ConvReluPool {
+            affine,
+            codes: Mutex::new(Vec::new()),
+        },
+    )
+}
+
+fn im2col(x: &[f32], d: Dims, affine: Option<&InputAffine>, cols: &mut [f32]) {
+    let (h, w) = (d.h, d.w);
+    for ci in 0..d.cin {
+        let (scale, shift) = affine.map_or((1.0, 0.0), |a| (a.scale[ci], a.shift[ci]));
+        let plane = &x[ci * h * w..(ci + 1) * h * w];
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let row = &mut cols[(ci * 9 + ky * 3 + kx) * h * w..][..h * w];
+                for y in 0..h {
+                    let out = &mut row[y * w..(y + 1) * w];
+                    let sy = y + ky;
+                    if sy == 0 || sy > h {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[(sy - 1) * w..sy * w];
+                    match kx {
+                        0 => {
+                            out[0] = 0.0;
+                            for (o, &v) in out[1..].iter_mut().zip(&src[..w - 1]) {
+                                *o = v * scale + shift;
+                            }
+                        }
+                        1 => {
+                            for (o, &v) in out.iter_mut().zip(src) {
+                                *o = v * scale + shift;
+                            }
+                        }
+                        _ => {
+                            for (o, &v) in out[..w - 1].iter_mut().zip(&src[1..]) {
+                                *o = v * scale + shift;
+                            }
+                            out[w - 1] = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`] without the affine map: `gx = sum over taps of the shifted
+/// rows of `gcols``.
+fn col2im(gcols: &[f32], d: Dims, gx: &mut [f32]) {
+    let (h, w) = (d.h, d.w);
+    gx.fill(0.0);
+    for ci in 0..d.cin {
+        let plane = &mut gx[ci * h * w..(ci + 1) * h * w];
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let row = &gcols[(ci * 9 + ky * 3 + kx) * h * w..][..h * w];
+                for y in 0..h {
+                    let sy = y + ky;
+                    if sy == 0 || sy > h {
+                        continue;
+                    }
+                    let src = &row[y * w..(y + 1) * w];
+                    let dst = &mut plane[(sy - 1) * w..sy * w];
+                    match kx {
+                        0 => {
+                            for (o, &g) in dst[..w - 1].iter_mut().zip(&src[1..]) {
+                                *o += g;
+                            }
+                        }
+                        1 => {
+                            for (o, &g) in dst.iter_mut().zip(src) {
+                                *o += g;
+                            }
+                        }
+                        _ => {
+                            for (o, &g) in dst[1..].iter_mut().zip(&src[..w - 1]) {
+                                *o += g;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bias, ReLU and 2 x 2 max-pooling of one image's convolution output; the winner of each
+/// window is the first maximum in row-major order, as in PyTorch.
+fn bias_relu_pool(conv: &[f32], bias: &[f32], d: Dims, out: &mut [f32], codes: &mut [u8]) {
+    let (h, w) = (d.h, d.w);
+    let (ph, pw) = (h / 2, w / 2);
+    for c in 0..d.cout {
+        let plane = &conv[c * h * w..(c + 1) * h * w];
+        let b = bias[c];
+        for py in 0..ph {
+            let r0 = &plane[2 * py * w..(2 * py + 1) * w];
+            let r1 = &plane[(2 * py + 1) * w..(2 * py + 2) * w];
+            let o = &mut out[(c * ph + py) * pw..(c * ph + py + 1) * pw];
+            let k = &mut codes[(c * ph + py) * pw..(c * ph + py + 1) * pw];
+            for px in 0..pw {
+                let candidates = [r0[2 * px], r0[2 * px + 1], r1[2 * px], r1[2 * px + 1]];
+                let mut best = 0;
+                for (i, &v) in candidates.iter().enumerate().skip(1) {
+                    if v > candidates[best] {
+                        best = i;
+                    }
+                }
+                // The bias is the same for the whole window, so it does not change the winner.
+                let value = candidates[best] + b;
+                if value > 0.0 {
+                    o[px] = value;
+                    k[px] = best as u8;
+                } else {
+                    o[px] = 0.0;
+                    k[px] = DEAD;
+                }
+            }
+        }
+    }
+}
+
+impl CustomOp3 for ConvReluPool {
+    fn name(&self) -> &'static str {
+        "conv3x3-relu-maxpool2"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = dims(l1, l2, l3)?;
+        let (x, w, b) = (cpu_slice(s1, l1)?, cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
+        let per_image = d.pooled();
+        let mut out = vec![0.0f32; d.n * per_image];
+        let mut codes = vec![DEAD; d.n * per_image];
+        let weights = MatRef::row_major(w, d.cout, d.k());
+        out.par_chunks_mut(IMAGES_PER_TASK * per_image)
+            .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
+            .enumerate()
+            .for_each(|(task, (out, codes))| {
+                let mut cols = vec![0.0f32; d.k() * d.hw()];
+                let mut conv = vec![0.0f32; d.cout * d.hw()];
+                let images = out.len() / per_image;
+                for i in 0..images {
+                    let image = task * IMAGES_PER_TASK + i;
+                    let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
+                    im2col(xi, d, self.affine.as_ref(), &mut cols);
+                    matmul(
+                        &mut conv,
+                        weights,
+                        MatRef::row_major(&cols, d.k(), d.hw()),
+                        false,
+                        1,
+                    );
+                    bias_relu_pool(
+                        &conv,
+                        b,
+                        d,
+                        &mut out[i * per_image..(i + 1) * per_image],
+                        &mut codes[i * per_image..(i + 1) * per_image],
+                    );
+                }
+            });
+        *self.codes.lock().unwrap_or_else(|p| p.into_inner()) = codes;
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from_dims(&[d.n, d.cout, d.h / 2, d.w / 2]),
+        ))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (need_x, need_w, need_b) = (x.track_op(), weight.track_op(), bias.track_op());
+        if !(need_x || need_w || need_b) {
+            return Ok((None, None, None));
+        }
+        let d = dims(x.layout(), weight.layout(), bias.layout())?;
+        let codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
+        let grad = grad_res.contiguous()?;
+        let (x_store, x_layout) = x.storage_and_layout();
+        let (w_store, w_layout) = weight.storage_and_layout();
+        let (g_store, g_layout) = grad.storage_and_layout();
+        let (x_data, w_data, g_data) = (
+            super::storage_slice(&x_store, x_layout)?,
+            super::storage_slice(&w_store, w_layout)?,
+            super::storage_slice(&g_store, g_layout)?,
+        );
+        if codes.len() != d.n * d.pooled() || g_data.len() != codes.len() {
+            candle_core::bail!("conv3x3-relu-maxpool2: backward without a matching forward pass");
+        }
+        let weights = MatRef::row_major(w_data, d.cout, d.k());
+        let (k, hw, per_image, image_in) = (d.k(), d.hw(), d.pooled(), d.cin * d.hw());
+        let (ph, pw) = (d.h / 2, d.w / 2);
+        let mut gx = if need_x {
+            vec![0.0f32; d.n * image_in]
+        } else {
+            Vec::new()
+        };
+        let n_tasks = d.n.div_ceil(IMAGES_PER_TASK);
+        let gx_chunks: Vec<&mut [f32]> = if need_x {
+            gx.chunks_mut(IMAGES_PER_TASK * image_in).collect()
+        } else {
+            Vec::new()
+        };
+        let mut gx_slots: Vec<Option<&mut [f32]>> = gx_chunks.into_iter().map(Some).collect();
+        gx_slots.resize_with(n_tasks, || None);
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = gx_slots
+            .into_par_iter()
+            .enumerate()
+            .map(|(task, mut gx_chunk)| {
+                let mut gw = if need_w {
+                    vec![0.0f32; d.cout * k]
+                } else {
+                    Vec::new()
+                };
+                let mut gb = vec![0.0f32; d.cout];
+                let mut g_conv = vec![0.0f32; d.cout * hw];
+                let mut cols = vec![0.0f32; if need_w || need_x { k * hw } else { 0 }];
+                let first = task * IMAGES_PER_TASK;
+                let last = (first + IMAGES_PER_TASK).min(d.n);
+                for image in first..last {
+                    g_conv.fill(0.0);
+                    let code = &codes[image * per_image..(image + 1) * per_image];
+                    let g = &g_data[image * per_image..(image + 1) * per_image];
+                    for c in 0..d.cout {
+                        for py in 0..ph {
+                            for px in 0..pw {
+                                let at = (c * ph + py) * pw + px;
+                                let winner = code[at];
+                                if winner == DEAD {
+                                    continue;
+                                }
+                                let (dy, dx) = (usize::from(winner / 2), usize::from(winner % 2));
+                                g_conv[c * hw + (2 * py + dy) * d.w + 2 * px + dx] = g[at];
+                                gb[c] += g[at];
+                            }
+                        }
+                    }
+                    if need_w {
+                        im2col(
+                            &x_data[image * image_in..(image + 1) * image_in],
+                            d,
+                            self.affine.as_ref(),
+                            &mut cols,
+                        );
+                        matmul(
+                            &mut gw,
+                            MatRef::row_major(&g_conv, d.cout, hw),
+                            MatRef::row_major(&cols, k, hw).t(),
+                            true,
+                            1,
+                        );
+                    }
+                    if let Some(chunk) = gx_chunk.as_deref_mut() {
+                        matmul(
+                            &mut cols,
+                            weights.t(),
+                            MatRef::row_major(&g_conv, d.cout, hw),
+                            false,
+                            1,
+                        );
+                        let gxi =
+                            &mut chunk[(image - first) * image_in..(image - first + 1) * image_in];
+                        col2im(&cols, d, gxi);
+                        if let Some(affine) = &self.affine {
+                            for (ci, plane) in gxi.chunks_mut(hw).enumerate() {
+                                let s = affine.scale[ci];
+                                plane.iter_mut().for_each(|v| *v *= s);
+                            }
+                        }
+                    }
+                }
+                (gw, gb)
+            })
+            .collect();
+        let device = x.device();
+        let grad_w = if need_w {
+            let mut total = vec![0.0f32; d.cout * k];
+            for (gw, _) in &partials {
+                total.iter_mut().zip(gw).for_each(|(t, v)| *t += v);
+            }
+            Some(tensor_from_vec(total, weight.shape(), device)?)
+        } else {
+            None
+        };
+        let grad_b = if need_b {
+            let mut total = vec![0.0f32; d.cout];
+            for (_, gb) in &partials {
+                total.iter_mut().zip(gb).for_each(|(t, v)| *t += v);
+            }
+            Some(tensor_from_vec(total, bias.shape(), device)?)
+        } else {
+            None
+        };
+        let grad_x = if need_x {
+            Some(tensor_from_vec(gx, x.shape(), device)?)
+        } else {
+            None
+        };
+        Ok((grad_x, grad_w, grad_b))
+    }
+}

@@ -1,0 +1,139 @@
+//! `y = x W^T + b`, optionally followed by ReLU, as one candle custom op with its own
+//! backward pass (gradients only for arguments that need them).
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+
+use super::gemm::{MatRef, matmul};
+use super::{cpu_slice, storage_slice, tensor_from_vec, threads};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dense {
+    relu: bool,
+}
+
+/// Applies the op: `x` `(n, in)`, `weight` `(out, in)` (PyTorch's layout), `bias` `(out,)`.
+pub(crate) fn dense(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    relu: bool,
+) -> candle_core::Result<Tensor> {
+    x.apply_op3(weight, bias, Dense { relu })
+}
+
+fn dims(x: &Layout, w: &Layout, b: &Layout) -> candle_core::Result<(usize, usize, usize)> {
+    let (n, input) = x.shape().dims2()?;
+    let (output, input_w) = w.shape().dims2()?;
+    if input_w != input || b.shape().dims1()? != output {
+        candle_core::bail!(
+            "dense: input {:?}, weight {:?}, bias {:?} do not fit",
+            x.dims(),
+            w.dims(),
+            b.dims()
+        );
+    }
+    Ok((n, input, output))
+}
+
+impl CustomOp3 for Dense {
+    fn name(&self) -> &'static str {
+        if self.relu { "dense-relu" } else { "dense" }
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, input, output) = dims(l1, l2, l3)?;
+        let (x, w, b) = (cpu_slice(s1, l1)?, cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
+        let mut y = vec![0.0f32; n * output];
+        for row in y.chunks_mut(output) {
+            row.copy_from_slice(b);
+        }
+        matmul(
+            &mut y,
+            MatRef::row_major(x, n, input),
+            MatRef::row_major(w, output, input).t(),
+            true,
+            threads(),
+        );
+        if self.relu {
+            y.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        Ok((CpuStorage::F32(y), Shape::from_dims(&[n, output])))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (need_x, need_w, need_b) = (x.track_op(), weight.track_op(), bias.track_op());
+        if !(need_x || need_w || need_b) {
+            return Ok((None, None, None));
+        }
+        let (n, input, output) = dims(x.layout(), weight.layout(), bias.layout())?;
+        let mut g = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        if self.relu {
+            let y = res.contiguous()?;
+            let (y_store, y_layout) = y.storage_and_layout();
+            let y_data = storage_slice(&y_store, y_layout)?;
+            for (gv, &yv) in g.iter_mut().zip(y_data) {
+                if yv <= 0.0 {
+                    *gv = 0.0;
+                }
+            }
+        }
+        let device = x.device();
+        let grad_b = if need_b {
+            let mut gb = vec![0.0f32; output];
+            for row in g.chunks(output) {
+                gb.iter_mut().zip(row).for_each(|(t, v)| *t += v);
+            }
+            Some(tensor_from_vec(gb, bias.shape(), device)?)
+        } else {
+            None
+        };
+        let grad_w = if need_w {
+            let x = x.contiguous()?;
+            let (x_store, x_layout) = x.storage_and_layout();
+            let x_data = storage_slice(&x_store, x_layout)?;
+            let mut gw = vec![0.0f32; output * input];
+            matmul(
+                &mut gw,
+                MatRef::row_major(&g, n, output).t(),
+                MatRef::row_major(x_data, n, input),
+                false,
+                threads(),
+            );
+            Some(tensor_from_vec(gw, weight.shape(), device)?)
+        } else {
+            None
+        };
+        let grad_x = if need_x {
+            let w = weight.contiguous()?;
+            let (w_store, w_layout) = w.storage_and_layout();
+            let w_data = storage_slice(&w_store, w_layout)?;
+            let mut gx = vec![0.0f32; n * input];
+            matmul(
+                &mut gx,
+                MatRef::row_major(&g, n, output),
+                MatRef::row_major(w_data, output, input),
+                false,
+                threads(),
+            );
+            Some(tensor_from_vec(gx, x.shape(), device)?)
+        } else {
+            None
+        };
+        Ok((grad_x, grad_w, grad_b))
+    }
+}

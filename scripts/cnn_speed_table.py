@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Side-by-side CPU throughput of dupstudy-cnn and PyTorch, in one sitting.
+
+For each model (standard, adversarial) and mode (train, pgd, eval) it runs the two
+programs alternately, `--rounds` times each, and reports the median images/s of each and
+their ratio as a markdown table (and the raw runs as JSON lines on stderr).
+
+    cargo build --release -p dupstudy-cnn --example throughput
+    python3 -m venv /tmp/venv-torch && /tmp/venv-torch/bin/pip install torch
+    /tmp/venv-torch/bin/python scripts/cnn_speed_table.py --threads 2
+
+Nothing else should run on the machine meanwhile.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    line = [l for l in out.splitlines() if l.startswith("{")][-1]
+    print(line, file=sys.stderr)
+    return json.loads(line)["images_per_s"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--ours", default=os.path.join(ROOT, "target/release/examples/throughput"))
+    a = p.parse_args()
+    steps = {"train": ["--steps", "20", "--warmup", "3"], "pgd": ["--steps", "6", "--warmup", "1"],
+             "eval": ["--steps", "30", "--warmup", "3"]}
+    print(f"| model | mode | PyTorch images/s | ours images/s | ratio |")
+    print(f"|---|---|---:|---:|---:|")
+    for model in ["standard", "adversarial"]:
+        for mode in ["train", "pgd", "eval"]:
+            common = ["--model", model, "--mode", mode, "--batch", str(a.batch),
+                      "--threads", str(a.threads)] + steps[mode]
+            torch_runs, our_runs = [], []
+            for _ in range(a.rounds):
+                torch_runs.append(run([sys.executable, os.path.join(ROOT, "scripts/torch_throughput.py")] + common))
+                our_runs.append(run([a.ours] + common))
+            t, o = statistics.median(torch_runs), statistics.median(our_runs)
+            print(f"| {model} | {mode} | {t:.0f} | {o:.0f} | {o / t:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
