@@ -26,6 +26,26 @@ pub enum Command {
     FetchCifar(FetchCifarArgs),
     /// Prints CIFAR-10 counts per class and split, and writes an image grid to look at.
     CifarInfo(CifarInfoArgs),
+    /// Lists the work units of a profile (one id per line) and writes `<out>/plan.json`.
+    Plan(ReproduceArgs),
+    /// Runs one work unit of `<out>/plan.json` (for clusters: see README).
+    RunCell(RunCellArgs),
+}
+
+/// Flags of `cargo xtask run-cell`.
+#[derive(Debug, Args)]
+pub struct RunCellArgs {
+    /// The unit's id, as `cargo xtask plan` printed it.
+    pub id: String,
+    /// The results folder holding `plan.json`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// CIFAR-10 folder or archive.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// cpu, cuda or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
 }
 
 /// Flags of `cargo xtask fetch-cifar`.
@@ -83,6 +103,19 @@ impl Profile {
 pub enum StudyName {
     /// 2-D Gaussian data and an RBF SVM (paper Figures 1 and 2).
     Gaussian,
+    /// CIFAR-10 with the standard network (paper Figure 3) and controls.
+    CifarStandard,
+    /// CIFAR-10 with PGD adversarial training (paper Figure 4).
+    CifarAdversarial,
+}
+
+impl StudyName {
+    /// Every study, in report order.
+    pub const ALL: [StudyName; 3] = [
+        StudyName::Gaussian,
+        StudyName::CifarStandard,
+        StudyName::CifarAdversarial,
+    ];
 }
 
 /// Duplication policies of the Gaussian study.
@@ -146,4 +179,19 @@ pub struct ReproduceArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// CIFAR studies: epochs per training run.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// CIFAR studies: training images in the base set (a seeded random subset).
+    #[arg(long)]
+    pub train_subset: Option<usize>,
+    /// CIFAR-10 folder or archive (default: $CIFAR10_DIR, then data/cifar-10-batches-bin).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// CIFAR studies: cpu, cuda or auto (cuda when built with it and a GPU is present).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Never download CIFAR-10; skip the CIFAR studies if it is missing.
+    #[arg(long)]
+    pub offline: bool,
 }

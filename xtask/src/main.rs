@@ -4,7 +4,10 @@
 //! - `cargo xtask reproduce [--profile smoke|quick|paper|full] [--study ...]`: the study.
 //! - `cargo xtask fetch-cifar [--dest DIR]`: download, verify and unpack CIFAR-10.
 //! - `cargo xtask cifar-info [--data-dir DIR]`: counts and an image grid of CIFAR-10.
+//! - `cargo xtask plan [...]` and `cargo xtask run-cell ID --out DIR`: the matrix as
+//!   independent units, for clusters.
 
+mod cifar_study;
 mod cifar_tools;
 mod claims;
 mod flags;
@@ -37,6 +40,8 @@ fn main() -> Result<()> {
         Command::Reproduce(args) => reproduce::run(args, &root),
         Command::FetchCifar(args) => cifar_tools::fetch(&args, &root),
         Command::CifarInfo(args) => cifar_tools::info(&args, &root),
+        Command::Plan(args) => reproduce::plan(args, &root),
+        Command::RunCell(args) => reproduce::run_cell(args, &root),
     }
 }
 

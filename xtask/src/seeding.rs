@@ -15,6 +15,14 @@ pub fn stream(key: &str) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(seed)
 }
 
+/// A `u64` seed derived from `key` (for libraries that take one).
+pub fn seed_u64(key: &str) -> u64 {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +33,6 @@ mod tests {
         let a: u64 = stream("x/seed=1").random();
         assert_eq!(a, stream("x/seed=1").random::<u64>());
         assert_ne!(a, stream("x/seed=2").random::<u64>());
+        assert_ne!(seed_u64("a"), seed_u64("b"));
     }
 }
