@@ -2,7 +2,8 @@
 //!
 //! Row `i` may hold any prefix `0..len` of its entries; asking for a longer prefix computes
 //! only the missing tail. Rows are `f32`, as in LIBSVM, which halves memory and bandwidth;
-//! the solver keeps its gradient in `f64`.
+//! the solver keeps its gradient in `f64`. The budget counts allocated capacity, not just
+//! the entries in use, and rows are allocated exactly, so it bounds real memory.
 
 /// Marks "no row" in the LRU links and as the pinned row.
 const NONE: usize = usize::MAX;
@@ -17,8 +18,8 @@ pub(crate) struct RowCache {
     /// Most recently used row.
     tail: usize,
     budget: usize,
+    /// Allocated `f32` slots over all rows.
     used: usize,
-    spare: Vec<Vec<f32>>,
 }
 
 impl RowCache {
@@ -33,7 +34,6 @@ impl RowCache {
             tail: NONE,
             budget,
             used: 0,
-            spare: Vec::new(),
         }
     }
 
@@ -47,7 +47,8 @@ impl RowCache {
             self.unlink(i);
         }
         if have < len {
-            let need = len - have;
+            let capacity = self.rows[i].capacity();
+            let need = len.saturating_sub(capacity);
             let mut victim = self.head;
             while self.used + need > self.budget && victim != NONE {
                 let after = self.next[victim];
@@ -56,14 +57,10 @@ impl RowCache {
                 }
                 victim = after;
             }
-            if self.rows[i].capacity() == 0
-                && let Some(mut reused) = self.spare.pop()
-            {
-                reused.clear();
-                self.rows[i] = reused;
-            }
-            self.rows[i].resize(len, 0.0);
-            self.used += need;
+            let row = &mut self.rows[i];
+            row.reserve_exact(len - row.len());
+            row.resize(len, 0.0);
+            self.used += row.capacity() - capacity;
         }
         self.link_tail(i);
         have.min(len)
@@ -80,32 +77,54 @@ impl RowCache {
     /// Renames index `i` to `j` and back, as the solver's swap of two positions does:
     /// rows `i` and `j` trade places, and every cached row has its entries `i` and `j`
     /// swapped (a row long enough to hold `i` but not `j` is dropped).
+    #[cfg(test)]
     pub(crate) fn swap(&mut self, i: usize, j: usize) {
-        if i == j {
+        self.swap_many(&[(i, j)]);
+    }
+
+    /// [`RowCache::swap`] for a sequence of swaps, with the same result as applying them
+    /// one by one. Each cached row is visited once and all the swaps applied to it while it
+    /// is in the processor's cache, instead of touching every row once per swap.
+    pub(crate) fn swap_many(&mut self, swaps: &[(usize, usize)]) {
+        if swaps.is_empty() {
             return;
         }
-        for k in [i, j] {
-            if self.is_linked(k) {
-                self.unlink(k);
+        for &(i, j) in swaps {
+            if i == j {
+                continue;
+            }
+            for k in [i, j] {
+                if self.is_linked(k) {
+                    self.unlink(k);
+                }
+            }
+            self.rows.swap(i, j);
+            for k in [i, j] {
+                if !self.rows[k].is_empty() {
+                    self.link_tail(k);
+                }
             }
         }
-        self.rows.swap(i, j);
-        for k in [i, j] {
-            if !self.rows[k].is_empty() {
-                self.link_tail(k);
-            }
-        }
-        let (lo, hi) = if i < j { (i, j) } else { (j, i) };
         let mut h = self.head;
         while h != NONE {
             let after = self.next[h];
             let len = self.rows[h].len();
-            if len > lo {
-                if len > hi {
-                    self.rows[h].swap(lo, hi);
-                } else {
-                    self.evict(h);
+            let row = &mut self.rows[h];
+            let mut dropped = false;
+            for &(i, j) in swaps {
+                let (lo, hi) = if i < j { (i, j) } else { (j, i) };
+                if lo == hi || len <= lo {
+                    continue;
                 }
+                if len > hi {
+                    row.swap(lo, hi);
+                } else {
+                    dropped = true;
+                    break;
+                }
+            }
+            if dropped {
+                self.evict(h);
             }
             h = after;
         }
@@ -113,11 +132,8 @@ impl RowCache {
 
     fn evict(&mut self, k: usize) {
         self.unlink(k);
-        self.used -= self.rows[k].len();
-        let freed = std::mem::take(&mut self.rows[k]);
-        if self.spare.len() < 4 {
-            self.spare.push(freed);
-        }
+        self.used -= self.rows[k].capacity();
+        self.rows[k] = Vec::new();
     }
 
     fn is_linked(&self, k: usize) -> bool {
@@ -192,6 +208,28 @@ mod tests {
         fill(&mut cache, 2, 10, Some(1));
         assert!(!cache.row(1).is_empty());
         assert!(cache.row(0).is_empty());
+    }
+
+    #[test]
+    fn batched_swaps_equal_one_by_one() {
+        let swaps = [(0, 5), (2, 7), (5, 1), (3, 3), (6, 2), (1, 4)];
+        let fill_all = |cache: &mut RowCache| {
+            for (i, len) in [(0, 8), (1, 3), (2, 6), (4, 8), (5, 2), (7, 8)] {
+                fill(cache, i, len, None);
+            }
+        };
+        let mut one = RowCache::new(8, 1 << 20);
+        let mut many = RowCache::new(8, 1 << 20);
+        fill_all(&mut one);
+        fill_all(&mut many);
+        for &(i, j) in &swaps {
+            one.swap(i, j);
+        }
+        many.swap_many(&swaps);
+        for i in 0..8 {
+            assert_eq!(one.row(i), many.row(i), "row {i}");
+        }
+        assert_eq!(one.used(), many.used());
     }
 
     #[test]

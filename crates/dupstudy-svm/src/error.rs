@@ -74,6 +74,16 @@ pub enum SvmError {
         /// Features given.
         got: usize,
     },
+    /// A labelled CSV file is malformed.
+    #[error("{path}, line {line}: {message}")]
+    Csv {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The 1-based line number (0 for the file as a whole).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The worker thread pool could not be built.
     #[error("could not build a thread pool of {threads} threads: {message}")]
     ThreadPool {

@@ -19,10 +19,12 @@
 //! ```
 //!
 //! Modules: [`params`] (hyper-parameters, validated), [`train`] (fitting), [`model`] (the
-//! fitted model and prediction), [`kernel`] (the RBF kernel), [`error`]. The solver and its
+//! fitted model and prediction), [`kernel`] (the RBF kernel), [`csv`] (labelled CSV files),
+//! [`error`]. The solver and its
 //! kernel cache are internal.
 
 mod cache;
+pub mod csv;
 pub mod error;
 pub mod kernel;
 pub mod model;

@@ -22,10 +22,14 @@ use crate::kernel::ColumnPoints;
 const TAU: f64 = 1e-12;
 /// Rows at least this long are computed in parallel (when threads are allowed).
 const PARALLEL_ROW: usize = 16_384;
-/// Gradient updates over at least this many points run in parallel.
-const PARALLEL_UPDATE: usize = 65_536;
+/// Working-set scans over at least this many points run in parallel.
+const PARALLEL_SCAN: usize = 32_768;
+/// Gradient updates over at least this many points run in parallel (measured: below a
+/// few hundred thousand points the split costs more than it saves on 2 cores).
+const PARALLEL_UPDATE: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Bound {
     Lower,
     Upper,
@@ -279,66 +283,49 @@ impl Solver {
 
     /// Second-order working set selection (WSS 2 of Fan, Chen and Lin). `None` when the
     /// maximal violation is below `eps` (optimal on the active set).
-    #[allow(clippy::needless_range_loop)] // Five parallel arrays are read at the same index.
+    ///
+    /// Both scans (see [`Scans`]) compute their scores branch-free a block at a time (so
+    /// that the division vectorizes), reduce each block, and keep the last position holding
+    /// the extremum: LIBSVM's `>=` / `<=` tie rule, so the selection is LIBSVM's. Large
+    /// active sets are scanned in parallel pieces combined by the same rule.
     fn select_working_set(&mut self) -> Option<(usize, usize)> {
         let active = self.active_size;
-        let mut g_max = f64::NEG_INFINITY;
-        let mut g_max_idx = None;
-        for t in 0..active {
-            if self.y[t] > 0.0 {
-                if self.status[t] != Bound::Upper && -self.g[t] >= g_max {
-                    g_max = -self.g[t];
-                    g_max_idx = Some(t);
-                }
-            } else if self.status[t] != Bound::Lower && self.g[t] >= g_max {
-                g_max = self.g[t];
-                g_max_idx = Some(t);
-            }
-        }
-        let mut g_max2 = f64::NEG_INFINITY;
-        let mut g_min_idx = None;
-        let mut obj_diff_min = f64::INFINITY;
-        if let Some(i) = g_max_idx {
-            self.ensure_row(i, active, None);
-            let q_i = &self.cache.row(i)[..active];
-            let y_i = self.y[i];
-            for j in 0..active {
-                let (grad_diff, quad) = if self.y[j] > 0.0 {
-                    if self.status[j] == Bound::Lower {
-                        continue;
-                    }
-                    g_max2 = g_max2.max(self.g[j]);
-                    (g_max + self.g[j], 2.0 - 2.0 * y_i * f64::from(q_i[j]))
-                } else {
-                    if self.status[j] == Bound::Upper {
-                        continue;
-                    }
-                    g_max2 = g_max2.max(-self.g[j]);
-                    (g_max - self.g[j], 2.0 + 2.0 * y_i * f64::from(q_i[j]))
-                };
-                if grad_diff > 0.0 {
-                    let obj_diff = -(grad_diff * grad_diff) / positive_or_tau(quad);
-                    if obj_diff <= obj_diff_min {
-                        g_min_idx = Some(j);
-                        obj_diff_min = obj_diff;
-                    }
-                }
-            }
-        } else {
-            for j in 0..active {
-                if self.y[j] > 0.0 {
-                    if self.status[j] != Bound::Lower {
-                        g_max2 = g_max2.max(self.g[j]);
-                    }
-                } else if self.status[j] != Bound::Upper {
-                    g_max2 = g_max2.max(-self.g[j]);
-                }
-            }
-        }
+        let parallel = self.settings.parallel && active >= PARALLEL_SCAN;
+        let (g, status, sign) = (
+            &self.g[..active],
+            &self.status[..active],
+            &self.sign[..active],
+        );
+        let up = chunked_scan(active, parallel, f64::max, |range| {
+            let scans = Scans;
+            let (g, status, sign) = (&g[range.clone()], &status[range.clone()], &sign[range]);
+            let (value, index, _) = crate::simd::dispatch!(scans.up_side(g, status, sign));
+            (value, index, f64::NEG_INFINITY)
+        });
+        // Without a candidate for i no pair can improve the objective: optimal.
+        let (g_max, i, _) = (up.0, up.1?, ());
+        self.ensure_row(i, active, None);
+        let q_i = &self.cache.row(i)[..active];
+        let sign_i = self.sign[i];
+        let (g, status, sign) = (
+            &self.g[..active],
+            &self.status[..active],
+            &self.sign[..active],
+        );
+        let (_, best_j, g_max2) = chunked_scan(active, parallel, f64::min, |range| {
+            let scans = Scans;
+            let (g, status, sign, q) = (
+                &g[range.clone()],
+                &status[range.clone()],
+                &sign[range.clone()],
+                &q_i[range],
+            );
+            crate::simd::dispatch!(scans.low_side(g, status, sign, q, sign_i, g_max))
+        });
         if g_max + g_max2 < self.settings.eps {
             return None;
         }
-        Some((g_max_idx?, g_min_idx?))
+        Some((i, best_j?))
     }
 
     fn be_shrunk(&self, i: usize, g_max1: f64, g_max2: f64) -> bool {
@@ -388,13 +375,15 @@ impl Solver {
             self.active_size = self.l;
             tracing::trace!("unshrinking");
         }
+        let mut swaps = Vec::new();
         let mut i = 0;
         while i < self.active_size {
             if self.be_shrunk(i, g_max1, g_max2) {
                 self.active_size -= 1;
                 while self.active_size > i {
                     if !self.be_shrunk(self.active_size, g_max1, g_max2) {
-                        self.swap_index(i, self.active_size);
+                        self.swap_arrays(i, self.active_size);
+                        swaps.push((i, self.active_size));
                         break;
                     }
                     self.active_size -= 1;
@@ -402,6 +391,8 @@ impl Solver {
             }
             i += 1;
         }
+        // The cache is not read while shrinking, so its swaps can be applied together.
+        self.cache.swap_many(&swaps);
     }
 
     #[allow(clippy::needless_range_loop)] // Parallel arrays are read at the same index.
@@ -445,8 +436,9 @@ impl Solver {
         }
     }
 
-    fn swap_index(&mut self, i: usize, j: usize) {
-        self.cache.swap(i, j);
+    /// Swaps positions `i` and `j` in every per-point array (not the kernel cache: see
+    /// [`RowCache::swap_many`]).
+    fn swap_arrays(&mut self, i: usize, j: usize) {
         self.points.swap(i, j);
         self.sign.swap(i, j);
         self.y.swap(i, j);
@@ -493,6 +485,153 @@ impl Solver {
             (upper + lower) / 2.0
         }
     }
+}
+
+/// Runs `scan` over positions `0..n` in one piece, or in contiguous pieces on the rayon
+/// pool when `parallel`, and combines the pieces' `(extremum, last position, side maximum)`:
+/// the extremum with `pick` (max or min) so that the last position holding the overall
+/// extremum wins, as in one sequential scan, and the side maxima with `max`.
+fn chunked_scan<F>(
+    n: usize,
+    parallel: bool,
+    pick: fn(f64, f64) -> f64,
+    scan: F,
+) -> (f64, Option<usize>, f64)
+where
+    F: Fn(std::ops::Range<usize>) -> (f64, Option<usize>, f64) + Sync,
+{
+    if !parallel {
+        return scan(0..n);
+    }
+    let pieces = rayon::current_num_threads().max(1);
+    let size = n.div_ceil(pieces);
+    let parts: Vec<(f64, Option<usize>, f64)> = (0..pieces)
+        .into_par_iter()
+        .map(|c| {
+            let range = (c * size).min(n)..((c + 1) * size).min(n);
+            let start = range.start;
+            let (value, index, side) = scan(range);
+            (value, index.map(|k| k + start), side)
+        })
+        .collect();
+    let mut best: (f64, Option<usize>, f64) = (f64::NAN, None, f64::NEG_INFINITY);
+    for (value, index, side) in parts {
+        best.2 = best.2.max(side);
+        let Some(index) = index else { continue };
+        #[allow(clippy::float_cmp)] // Extrema of the same arithmetic: exact comparison.
+        let take = best.1.is_none() || pick(best.0, value) == value;
+        if take {
+            best.0 = value;
+            best.1 = Some(index);
+        }
+    }
+    best
+}
+
+/// Positions scanned per block: the block's scores stay in L1.
+const SCAN_BLOCK: usize = 512;
+
+/// The two scans of the working set selection, as methods so that [`crate::simd`] can
+/// compile them for wider instruction sets. They read the labels as the `f32` signs (half
+/// the bytes of `y`) and reduce each block of scores while it is in L1, so that a scan
+/// moves as little memory as possible.
+struct Scans;
+
+impl Scans {
+    /// `max { -y_t G_t | t in I_up }` and the last position holding it.
+    #[inline(always)]
+    fn up_side(&self, g: &[f64], status: &[Bound], sign: &[f32]) -> (f64, Option<usize>, ()) {
+        let mut scores = [0.0f64; SCAN_BLOCK];
+        let (mut best, mut best_at) = (f64::NEG_INFINITY, None);
+        for (b, ((g, status), sign)) in g
+            .chunks(SCAN_BLOCK)
+            .zip(status.chunks(SCAN_BLOCK))
+            .zip(sign.chunks(SCAN_BLOCK))
+            .enumerate()
+        {
+            let scores = &mut scores[..g.len()];
+            for (((v, &g), &st), &s) in scores.iter_mut().zip(g).zip(status).zip(sign) {
+                let positive = s > 0.0;
+                let in_up = if positive {
+                    st != Bound::Upper
+                } else {
+                    st != Bound::Lower
+                };
+                *v = if in_up {
+                    -f64::from(s) * g
+                } else {
+                    f64::NEG_INFINITY
+                };
+            }
+            let block_max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if block_max >= best && block_max > f64::NEG_INFINITY {
+                best = block_max;
+                best_at = last_position_of(scores, block_max).map(|k| b * SCAN_BLOCK + k);
+            }
+        }
+        (best, best_at, ())
+    }
+
+    /// The last `j` of `I_low` with a positive gradient difference that minimizes the
+    /// second-order decrease `-(g_max + y_j G_j)^2 / (2 - 2 K_ij)`, that minimum, and
+    /// `max { y_j G_j | j in I_low }`.
+    #[inline(always)]
+    fn low_side(
+        &self,
+        g: &[f64],
+        status: &[Bound],
+        sign: &[f32],
+        q_i: &[f32],
+        sign_i: f32,
+        g_max: f64,
+    ) -> (f64, Option<usize>, f64) {
+        let mut scores = [0.0f64; SCAN_BLOCK];
+        let (mut best, mut best_at) = (f64::INFINITY, None);
+        let mut g_max2 = f64::NEG_INFINITY;
+        for (b, (((g, status), sign), q)) in g
+            .chunks(SCAN_BLOCK)
+            .zip(status.chunks(SCAN_BLOCK))
+            .zip(sign.chunks(SCAN_BLOCK))
+            .zip(q_i.chunks(SCAN_BLOCK))
+            .enumerate()
+        {
+            let scores = &mut scores[..g.len()];
+            let mut block_max2 = f64::NEG_INFINITY;
+            for ((((v, &g), &st), &s), &q) in scores.iter_mut().zip(g).zip(status).zip(sign).zip(q)
+            {
+                let in_low = if s > 0.0 {
+                    st != Bound::Lower
+                } else {
+                    st != Bound::Upper
+                };
+                let y_g = f64::from(s) * g;
+                block_max2 = block_max2.max(if in_low { y_g } else { f64::NEG_INFINITY });
+                let grad_diff = g_max + y_g;
+                // Q_ii + Q_jj - 2 y_i y_j Q_ij with Q_ij = y_i y_j K_ij: 2 - 2 K_ij.
+                let quad = 2.0 - 2.0 * f64::from(sign_i * s * q);
+                let quad = if quad > 0.0 { quad } else { TAU };
+                let obj_diff = -(grad_diff * grad_diff) / quad;
+                *v = if in_low && grad_diff > 0.0 {
+                    obj_diff
+                } else {
+                    f64::INFINITY
+                };
+            }
+            g_max2 = g_max2.max(block_max2);
+            let block_min = scores.iter().copied().fold(f64::INFINITY, f64::min);
+            if block_min <= best && block_min < f64::INFINITY {
+                best = block_min;
+                best_at = last_position_of(scores, block_min).map(|k| b * SCAN_BLOCK + k);
+            }
+        }
+        (best, best_at, g_max2)
+    }
+}
+
+/// The last position whose value equals `value` (`==`, so `-0.0` matches `0.0`).
+#[allow(clippy::float_cmp)] // Exact equality with a value read from the same slice.
+fn last_position_of(values: &[f64], value: f64) -> Option<usize> {
+    values.iter().rposition(|&v| v == value)
 }
 
 fn positive_or_tau(quad: f64) -> f64 {
