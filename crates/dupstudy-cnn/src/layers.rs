@@ -28,6 +28,7 @@ pub fn conv_relu_pool(
             weight,
             bias,
             affine.cloned(),
+            false,
         )?);
     }
     let x = match affine {
@@ -45,6 +46,26 @@ pub fn conv_relu_pool(
         .broadcast_add(&bias.reshape((1, channels, 1, 1))?)?
         .relu()?;
     max_pool_2x2(&y)
+}
+
+/// [`conv_relu_pool`] with its output flattened to `(n, channels * h/2 * w/2)`, ready for a
+/// linear layer (the fast kernel emits that shape directly: no reshape in the graph).
+pub fn conv_relu_pool_flat(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    if kernels.fast_on(x.device()) {
+        return Ok(kernels::conv::conv_relu_pool(
+            &x.contiguous()?,
+            weight,
+            bias,
+            None,
+            true,
+        )?);
+    }
+    Ok(conv_relu_pool(x, weight, bias, None, kernels)?.flatten_from(1)?)
 }
 
 /// 2 x 2 max-pooling with stride 2, built from a reshape and two `max` reductions.

@@ -192,8 +192,7 @@ impl Cnn {
     fn head(&self, x: &Tensor, affine: Option<&InputAffine>, train: bool) -> Result<Tensor> {
         let (p, k) = (&self.params, self.kernels);
         let h = layers::conv_relu_pool(x, &p[0], &p[1], affine, k)?;
-        let h = layers::conv_relu_pool(&h, &p[2], &p[3], None, k)?;
-        let h = h.flatten_from(1)?;
+        let h = layers::conv_relu_pool_flat(&h, &p[2], &p[3], k)?;
         let mut h = layers::dense(&h, &p[4], &p[5], true, k)?;
         if train && let Some(rate) = self.config.dropout.filter(|&r| r > 0.0) {
             h = self.dropout(&h, rate)?;

@@ -2,8 +2,10 @@
 //! has neither momentum nor weight decay, and its AdamW decays weights by default; the
 //! state here can also be saved and restored, which checkpoints need.
 
+use std::sync::Mutex;
+
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{CpuStorage, InplaceOp2, Layout, Tensor, Var};
 use candle_nn::VarMap;
 
 use crate::config::OptimizerConfig;
@@ -11,15 +13,126 @@ use crate::error::{CnnError, Result};
 use crate::model::parameter_shapes;
 
 /// An optimizer over named parameters.
+///
+/// On the CPU the update of each parameter is one fused in-place pass over the parameter,
+/// its gradient and host-side moment buffers; on other devices it is composed of candle
+/// operations. Both follow PyTorch's formulas in `f32`.
 #[derive(Debug)]
 pub struct Optimizer {
     config: OptimizerConfig,
     vars: Vec<(String, Var)>,
-    /// SGD momentum buffers, or Adam first moments.
+    /// SGD momentum buffers, or Adam first moments (device tensors).
     first: Vec<Option<Tensor>>,
-    /// Adam second moments.
+    /// Adam second moments (device tensors).
     second: Vec<Option<Tensor>>,
+    /// The same state, for parameters on the CPU.
+    host: Vec<Mutex<HostState>>,
     steps: u64,
+}
+
+/// Moment buffers of one CPU parameter (empty until its first step).
+#[derive(Debug, Default, Clone)]
+struct HostState {
+    first: Vec<f32>,
+    second: Vec<f32>,
+}
+
+/// The fused update of one CPU parameter from its gradient.
+struct FusedUpdate<'a> {
+    config: OptimizerConfig,
+    step: i32,
+    state: &'a Mutex<HostState>,
+}
+
+impl InplaceOp2 for FusedUpdate<'_> {
+    fn name(&self) -> &'static str {
+        "optimizer-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        dst: &mut CpuStorage,
+        dst_l: &Layout,
+        grad: &CpuStorage,
+        grad_l: &Layout,
+    ) -> candle_core::Result<()> {
+        let grad = crate::kernels::cpu_slice(grad, grad_l)?;
+        let (start, end) = match dst_l.contiguous_offsets() {
+            Some(range) => range,
+            None => candle_core::bail!("optimizer-update: the parameter is not contiguous"),
+        };
+        let CpuStorage::F32(data) = dst else {
+            candle_core::bail!("optimizer-update: parameters must be f32");
+        };
+        let p = &mut data[start..end];
+        if p.len() != grad.len() {
+            candle_core::bail!(
+                "optimizer-update: {} parameters but {} gradients",
+                p.len(),
+                grad.len()
+            );
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match self.config {
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => {
+                let (lr, momentum, wd) = (lr as f32, momentum as f32, weight_decay as f32);
+                let fresh = state.first.is_empty();
+                if momentum != 0.0 && fresh {
+                    state.first = vec![0.0; p.len()];
+                }
+                let buf = &mut state.first;
+                for (k, (pk, &gk)) in p.iter_mut().zip(grad).enumerate() {
+                    let d = if wd != 0.0 { gk + *pk * wd } else { gk };
+                    let step = if momentum != 0.0 {
+                        let b = if fresh { d } else { buf[k] * momentum + d };
+                        buf[k] = b;
+                        b
+                    } else {
+                        d
+                    };
+                    *pk -= step * lr;
+                }
+            }
+            OptimizerConfig::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
+                if state.first.is_empty() {
+                    state.first = vec![0.0; p.len()];
+                    state.second = vec![0.0; p.len()];
+                }
+                let bias1 = 1.0 - beta1.powi(self.step);
+                let bias2 = 1.0 - beta2.powi(self.step);
+                let (b1, b2, c1, c2) = (
+                    beta1 as f32,
+                    beta2 as f32,
+                    (1.0 - beta1) as f32,
+                    (1.0 - beta2) as f32,
+                );
+                let (sqrt_bias2, eps, scale) =
+                    (bias2.sqrt() as f32, eps as f32, (lr / bias1) as f32);
+                let HostState { first, second } = &mut *state;
+                for (((pk, &gk), m), v) in p
+                    .iter_mut()
+                    .zip(grad)
+                    .zip(first.iter_mut())
+                    .zip(second.iter_mut())
+                {
+                    *m = *m * b1 + gk * c1;
+                    *v = *v * b2 + gk * gk * c2;
+                    let denom = v.sqrt() / sqrt_bias2 + eps;
+                    *pk -= (*m / denom) * scale;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Optimizer {
@@ -60,6 +173,7 @@ impl Optimizer {
             vars,
             first: vec![None; n],
             second: vec![None; n],
+            host: (0..n).map(|_| Mutex::new(HostState::default())).collect(),
             steps: 0,
         })
     }
@@ -89,6 +203,18 @@ impl Optimizer {
             let Some(grad) = grads.get(var.as_tensor()) else {
                 continue;
             };
+            if var.device().is_cpu() {
+                let grad = grad.contiguous()?;
+                var.as_tensor().inplace_op2(
+                    &grad,
+                    &FusedUpdate {
+                        config: self.config,
+                        step: t,
+                        state: &self.host[k],
+                    },
+                )?;
+                continue;
+            }
             match self.config {
                 OptimizerConfig::Sgd {
                     lr,
@@ -141,12 +267,23 @@ impl Optimizer {
     /// for checkpoints.
     pub fn state(&self) -> (u64, Vec<(String, Tensor)>) {
         let mut out = Vec::new();
-        for (k, (name, _)) in self.vars.iter().enumerate() {
-            if let Some(t) = &self.first[k] {
-                out.push((format!("{name}.first"), t.clone()));
+        for (k, (name, var)) in self.vars.iter().enumerate() {
+            let host = self.host[k]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let on_host = |values: Vec<f32>| {
+                (!values.is_empty())
+                    .then(|| Tensor::from_vec(values, var.shape(), var.device()).ok())
+                    .flatten()
+            };
+            let first = self.first[k].clone().or_else(|| on_host(host.first));
+            let second = self.second[k].clone().or_else(|| on_host(host.second));
+            if let Some(t) = first {
+                out.push((format!("{name}.first"), t));
             }
-            if let Some(t) = &self.second[k] {
-                out.push((format!("{name}.second"), t.clone()));
+            if let Some(t) = second {
+                out.push((format!("{name}.second"), t));
             }
         }
         (self.steps, out)
@@ -162,10 +299,8 @@ impl Optimizer {
         tensors: &std::collections::HashMap<String, Tensor>,
     ) -> Result<()> {
         for (k, (name, var)) in self.vars.iter().enumerate() {
-            for (suffix, slot) in [
-                ("first", &mut self.first[k]),
-                ("second", &mut self.second[k]),
-            ] {
+            let mut loaded = [None, None];
+            for (slot, suffix) in loaded.iter_mut().zip(["first", "second"]) {
                 *slot = match tensors.get(&format!("{name}.{suffix}")) {
                     Some(t) if t.dims() == var.dims() => Some(t.to_device(var.device())?),
                     Some(t) => {
@@ -180,6 +315,25 @@ impl Optimizer {
                     }
                     None => None,
                 };
+            }
+            let [first, second] = loaded;
+            if var.device().is_cpu() {
+                // CPU parameters keep their state on the host (see `FusedUpdate`).
+                let values = |t: Option<Tensor>| -> Result<Vec<f32>> {
+                    Ok(t.map(|t| t.flatten_all().and_then(|t| t.to_vec1::<f32>()))
+                        .transpose()?
+                        .unwrap_or_default())
+                };
+                let host = HostState {
+                    first: values(first)?,
+                    second: values(second)?,
+                };
+                *self.host[k].lock().unwrap_or_else(|e| e.into_inner()) = host;
+                self.first[k] = None;
+                self.second[k] = None;
+            } else {
+                self.first[k] = first;
+                self.second[k] = second;
             }
         }
         self.steps = steps;

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::gemm::{MatRef, matmul};
+use super::gemm::{MatRef, matmul, matmul_transposed_dst};
 use super::{cpu_slice, tensor_from_vec};
 
 /// Images per parallel task (fixed, so that reductions are deterministic).
@@ -36,6 +36,9 @@ pub struct InputAffine {
 #[derive(Debug)]
 pub(crate) struct ConvReluPool {
     affine: Option<InputAffine>,
+    /// Emit `(n, cout * h/2 * w/2)` instead of `(n, cout, h/2, w/2)` (same memory), so a
+    /// following linear layer needs no reshape node in the graph.
+    flatten: bool,
     /// Winner codes of the forward pass, kept for the backward pass.
     codes: Mutex<Vec<u8>>,
 }
@@ -82,18 +85,21 @@ fn dims(x: &Layout, w: &Layout, b: &Layout) -> candle_core::Result<Dims> {
     })
 }
 
-/// Applies the op: `x` `(n, cin, h, w)`, `weight` `(cout, cin, 3, 3)`, `bias` `(cout,)`.
+/// Applies the op: `x` `(n, cin, h, w)`, `weight` `(cout, cin, 3, 3)`, `bias` `(cout,)`;
+/// the result is `(n, cout, h/2, w/2)`, or `(n, cout * h/2 * w/2)` with `flatten`.
 pub(crate) fn conv_relu_pool(
     x: &Tensor,
     weight: &Tensor,
     bias: &Tensor,
     affine: Option<InputAffine>,
+    flatten: bool,
 ) -> candle_core::Result<Tensor> {
     x.apply_op3(
         weight,
         bias,
         ConvReluPool {
             affine,
+            flatten,
             codes: Mutex::new(Vec::new()),
         },
     )
@@ -246,10 +252,11 @@ impl CustomOp3 for ConvReluPool {
                     let image = task * IMAGES_PER_TASK + i;
                     let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
                     im2col(xi, d, self.affine.as_ref(), &mut cols);
-                    matmul(
+                    // conv = W cols, as cols^T W^T into a column-major destination.
+                    matmul_transposed_dst(
                         &mut conv,
-                        weights,
-                        MatRef::row_major(&cols, d.k(), d.hw()),
+                        MatRef::row_major(&cols, d.k(), d.hw()).t(),
+                        weights.t(),
                         false,
                         1,
                     );
@@ -263,10 +270,12 @@ impl CustomOp3 for ConvReluPool {
                 }
             });
         *self.codes.lock().unwrap_or_else(|p| p.into_inner()) = codes;
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from_dims(&[d.n, d.cout, d.h / 2, d.w / 2]),
-        ))
+        let shape = if self.flatten {
+            Shape::from_dims(&[d.n, per_image])
+        } else {
+            Shape::from_dims(&[d.n, d.cout, d.h / 2, d.w / 2])
+        };
+        Ok((CpuStorage::F32(out), shape))
     }
 
     fn bwd(
@@ -359,10 +368,11 @@ impl CustomOp3 for ConvReluPool {
                         );
                     }
                     if let Some(chunk) = gx_chunk.as_deref_mut() {
-                        matmul(
+                        // gcols = W^T G, as G^T W into a column-major destination.
+                        matmul_transposed_dst(
                             &mut cols,
-                            weights.t(),
-                            MatRef::row_major(&g_conv, d.cout, hw),
+                            MatRef::row_major(&g_conv, d.cout, hw).t(),
+                            weights,
                             false,
                             1,
                         );

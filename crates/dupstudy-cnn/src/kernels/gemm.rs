@@ -58,6 +58,31 @@ pub(crate) fn matmul(
     accumulate: bool,
     threads: usize,
 ) {
+    product(dst, false, lhs, rhs, accumulate, threads);
+}
+
+/// As [`matmul`], with `dst` column-major (`dst[i + j * rows]`), i.e. `C^T` row-major:
+/// `matmul_transposed_dst(c, b.t(), a.t(), ..)` writes `a * b` row-major while `gemm`
+/// packs `b^T` as its left operand, which is much cheaper when `a` is small and `b` wide
+/// (the convolutions' weights against their im2col matrices).
+pub(crate) fn matmul_transposed_dst(
+    dst: &mut [f32],
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    threads: usize,
+) {
+    product(dst, true, lhs, rhs, accumulate, threads);
+}
+
+fn product(
+    dst: &mut [f32],
+    column_major: bool,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    threads: usize,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "inner dimensions differ");
     assert_eq!(dst.len(), m * n, "destination has the wrong size");
@@ -80,8 +105,8 @@ pub(crate) fn matmul(
         gemm::Parallelism::None
     };
     #[allow(unsafe_code)]
-    // SAFETY: `dst` holds exactly m x n elements written with row stride n and column
-    // stride 1; every element of `lhs` (m x k) and `rhs` (k x n) addressed through its
+    // SAFETY: `dst` holds exactly m x n elements, written with row stride n and column
+    // stride 1 (or row stride 1 and column stride m); every element of `lhs` (m x k) and `rhs` (k x n) addressed through its
     // strides lies inside its slice (checked by `in_bounds` above); the three slices are
     // distinct borrows (one mutable, two shared), so they do not alias.
     unsafe {
@@ -90,8 +115,8 @@ pub(crate) fn matmul(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            if column_major { m as isize } else { 1 },
+            if column_major { 1 } else { n as isize },
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
@@ -152,6 +177,27 @@ mod tests {
             c2.iter()
                 .zip(&want)
                 .all(|(x, y)| (x - 1.0 - y).abs() < 1e-5)
+        );
+    }
+
+    #[test]
+    fn transposed_destination_holds_the_same_product() {
+        let (m, k, n) = (4, 6, 9);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.21).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.13).cos()).collect();
+        let want = naive(&a, &b, m, k, n);
+        // (a b)^T = b^T a^T, written column-major: the row-major a b.
+        let mut c = vec![0.0; m * n];
+        matmul_transposed_dst(
+            &mut c,
+            MatRef::row_major(&b, k, n).t(),
+            MatRef::row_major(&a, m, k).t(),
+            false,
+            1,
+        );
+        assert!(
+            c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-5),
+            "{c:?} vs {want:?}"
         );
     }
 
