@@ -73,9 +73,9 @@ pub fn parse_meta(path: &Path, text: &str) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn read_file(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
-    buf.clear();
-    let mut file = File::open(path).map_err(|e| match e.kind() {
+/// Opens `path`, reporting a missing file as [`CifarError::MissingFile`].
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => CifarError::MissingFile {
             path: path.to_path_buf(),
         },
@@ -83,7 +83,12 @@ fn read_file(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
             path: path.to_path_buf(),
             source: e,
         },
-    })?;
+    })
+}
+
+fn read_file(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+    buf.clear();
+    let mut file = open(path)?;
     let len = file.metadata().map_err(io_error(path))?.len();
     buf.reserve(len as usize);
     file.read_to_end(buf).map_err(io_error(path))?;
@@ -127,15 +132,7 @@ pub fn load_folder(dir: &Path) -> Result<Cifar10> {
 /// [`CifarError::Archive`] for a corrupt or truncated archive or a missing member, and the
 /// record errors of [`load_folder`] (naming `archive/member`).
 pub fn load_archive(archive: &Path) -> Result<Cifar10> {
-    let file = File::open(archive).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CifarError::MissingFile {
-            path: archive.to_path_buf(),
-        },
-        _ => CifarError::Io {
-            path: archive.to_path_buf(),
-            source: e,
-        },
-    })?;
+    let file = open(archive)?;
     let corrupt = |message: String| CifarError::Archive {
         path: archive.to_path_buf(),
         message,
