@@ -35,8 +35,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--ours", default=os.path.join(ROOT, "target/release/examples/throughput"))
     a = p.parse_args()
-    steps = {"train": ["--steps", "20", "--warmup", "3"], "pgd": ["--steps", "6", "--warmup", "1"],
-             "eval": ["--steps", "30", "--warmup", "3"]}
+    steps = {"train": ["--steps", "30", "--warmup", "10"], "pgd": ["--steps", "6", "--warmup", "2"],
+             "eval": ["--steps", "40", "--warmup", "10"]}
     print(f"| model | mode | PyTorch images/s | ours images/s | ratio |")
     print(f"|---|---|---:|---:|---:|")
     for model in ["standard", "adversarial"]:

@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --release -p dupstudy-cnn --example throughput -- \
 //!     --model standard|adversarial --mode train|pgd|eval [--batch 128] [--steps N] \
-//!     [--warmup N] [--threads N] [--device cpu|cuda]
+//!     [--warmup N] [--threads N] [--device cpu|cuda] [--kernels fast|reference]
 //! ```
 //!
 //! - `train`: one optimizer step (forward with dropout, backward, SGD or Adam as in the
@@ -21,13 +21,21 @@ use std::time::Instant;
 
 use candle_core::Tensor;
 use clap::{Parser, ValueEnum};
-use dupstudy_cnn::{Cnn, ModelConfig, Optimizer, OptimizerConfig, PgdConfig, layers, pgd};
+use dupstudy_cnn::{Cnn, Kernels, ModelConfig, Optimizer, OptimizerConfig, PgdConfig, layers, pgd};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ModelArg {
     Standard,
     Adversarial,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KernelsArg {
+    /// The fused CPU kernels (the default).
+    Fast,
+    /// candle's own operations, for comparison.
+    Reference,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -61,6 +69,9 @@ struct Args {
     /// cpu or cuda.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Layer implementation on the CPU.
+    #[arg(long, value_enum, default_value_t = KernelsArg::Fast)]
+    kernels: KernelsArg,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -84,7 +95,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ModelArg::Standard => (ModelConfig::standard(), OptimizerConfig::paper_sgd()),
         ModelArg::Adversarial => (ModelConfig::adversarial(), OptimizerConfig::paper_adam()),
     };
-    let (varmap, model) = Cnn::init(&config, 0, &device)?;
+    let (varmap, mut model) = Cnn::init(&config, 0, &device)?;
+    model.set_kernels(match args.kernels {
+        KernelsArg::Fast => Kernels::Fast,
+        KernelsArg::Reference => Kernels::Reference,
+    });
     let mut opt = Optimizer::for_model(optimizer, &varmap, &config)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let n = args.batch;
@@ -135,6 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "warmup": args.warmup,
         "threads": threads,
         "device": args.device,
+        "kernels": format!("{:?}", args.kernels),
         "median_step_s": median,
         "images_per_s": n as f64 / median,
         "total_s": total,
