@@ -464,8 +464,17 @@ fn step_budget(spec: &CellSpec, list_len: usize) -> u64 {
     }
 }
 
-/// Images a cell trains on and evaluates, for time estimates: `(train, attacked train,
-/// eval, attacked eval)`.
+/// PGD steps per image of a cell's training and of its attacked evaluation (0 without an
+/// attack), for time estimates.
+pub fn attack_steps(spec: &CellSpec) -> (usize, usize) {
+    (
+        spec.train_config().adversarial.map_or(0, |a| a.steps),
+        spec.eval_attack().map_or(0, |a| a.steps),
+    )
+}
+
+/// Images a cell trains on and evaluates, for time estimates: `(train, eval, attacked
+/// eval)`; [`attack_steps`] gives the attack's cost on the first and the last.
 pub fn cell_workload(spec: &CellSpec) -> (f64, f64, f64) {
     let s = &spec.setting;
     let d = spec.d_rate / 100.0;

@@ -353,6 +353,27 @@ fn unpack_bits(hex: &str, n: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Estimated seconds for the cells of `plan` not yet in `store`, on `threads` workers: one
+/// cell at the largest pending D-rate (the slowest kind) is timed, not saved, and every pending
+/// cell is assumed to take as long, so the estimate errs on the long side.
+pub fn estimate_seconds(plan: &Plan, store: &CellStore, threads: usize) -> Result<f64> {
+    let cells = plan.cells();
+    let mut pending = Vec::new();
+    for cell in &cells {
+        if !store.is_done(&cell.id()?) {
+            pending.push(cell);
+        }
+    }
+    let Some(slowest) = pending.iter().max_by(|a, b| a.d_rate.total_cmp(&b.d_rate)) else {
+        return Ok(0.0);
+    };
+    let ctx = plan.context()?;
+    let start = Instant::now();
+    run_cell(slowest, &ctx)?;
+    let per_cell = start.elapsed().as_secs_f64();
+    Ok(per_cell * pending.len() as f64 / threads.max(1) as f64)
+}
+
 /// Runs every unfinished cell of `plan` in parallel, each saved as soon as it finishes.
 /// Returns the number of cells computed now (the rest were already done).
 pub fn run_cells(plan: &Plan, store: &CellStore, progress: &ProgressBar) -> Result<usize> {
@@ -1048,6 +1069,28 @@ fn delta_trend(
     Ok(LinearFit::fit(&x, &y).ok())
 }
 
+/// The trend of Δ overall accuracy against D-rate, as a claim's measurement and verdict.
+fn overall_trend(
+    points: &[PointData],
+    eval: Evaluation,
+    prefix: &str,
+    direction: Direction,
+) -> Result<(String, Verdict)> {
+    Ok(match delta_trend(points, eval, Metric::Overall)? {
+        Some(fit) => (
+            format!(
+                "{prefix}trend of Δ overall: {} pts per 10 D-rate",
+                fmt_slope(&fit, 1000.0)
+            ),
+            Verdict::from_slope(&fit, direction),
+        ),
+        None => (
+            "too few D-rates".into(),
+            Verdict::NotTested("too few D-rates".into()),
+        ),
+    })
+}
+
 fn nearest(points: &[PointData], d_rate: f64) -> Option<&PointData> {
     points.iter().filter(|p| p.d_rate > 0.0).min_by(|a, b| {
         (a.d_rate - d_rate)
@@ -1248,19 +1291,7 @@ fn policy_claims(
                 "within ~10 % (Fig. 1a)",
                 pair,
             );
-            let pair = both(&|e| match delta_trend(points, e, Metric::Overall)? {
-                Some(fit) => Ok((
-                    format!(
-                        "trend of Δ overall: {} pts per 10 D-rate",
-                        fmt_slope(&fit, 1000.0)
-                    ),
-                    Verdict::from_slope(&fit, Direction::NotPositive),
-                )),
-                None => Ok((
-                    "too few D-rates".into(),
-                    Verdict::NotTested("too few D-rates".into()),
-                )),
-            })?;
+            let pair = both(&|e| overall_trend(points, e, "", Direction::NotPositive))?;
             push(
                 &mut out,
                 "G5",
@@ -1309,19 +1340,8 @@ fn policy_claims(
                 };
                 push(&mut out, &format!("{id} ({tag})"), claim, paper, pair);
             }
-            let pair = both(&|e| match delta_trend(points, e, Metric::Overall)? {
-                Some(fit) => Ok((
-                    format!(
-                        "{tag}: trend of Δ overall: {} pts per 10 D-rate",
-                        fmt_slope(&fit, 1000.0)
-                    ),
-                    Verdict::from_slope(&fit, Direction::Negative),
-                )),
-                None => Ok((
-                    "too few D-rates".into(),
-                    Verdict::NotTested("too few D-rates".into()),
-                )),
-            })?;
+            let pair =
+                both(&|e| overall_trend(points, e, &format!("{tag}: "), Direction::Negative))?;
             push(
                 &mut out,
                 &format!("G9 ({tag})"),

@@ -18,6 +18,8 @@ pub struct Manifest {
     pub started_unix: u64,
     /// Seconds the run took (filled in at the end).
     pub wall_seconds: Option<f64>,
+    /// Seconds the run was estimated to take at its start, for the work not yet done then.
+    pub estimated_seconds: f64,
     /// Where it ran.
     pub device: Device,
     /// Versions of the crates that computed the results.

@@ -12,6 +12,8 @@ pub struct Report {
     pub device: String,
     /// Wall time of the whole run, seconds.
     pub wall_seconds: f64,
+    /// Seconds the run was estimated to take at its start (work not yet done then).
+    pub estimated_seconds: f64,
     /// Lines about the data sets used.
     pub data: Vec<String>,
     /// Things the reader must know (studies not run, and why).
@@ -33,11 +35,12 @@ impl Report {
              numbers are quoted for comparison.\n\n",
         );
         md.push_str(&format!(
-            "- Profile: `{}`\n- Code revision: `{}`\n- Device: {}\n- Wall time: {}\n",
+            "- Profile: `{}`\n- Code revision: `{}`\n- Device: {}\n- Wall time: {} (estimated at the start: {})\n",
             self.profile,
             self.revision,
             self.device,
-            human_duration(self.wall_seconds)
+            human_duration(self.wall_seconds),
+            human_duration(self.estimated_seconds)
         ));
         for line in &self.data {
             md.push_str(&format!("- Data: {line}\n"));
@@ -106,6 +109,7 @@ mod tests {
             revision: "abc".into(),
             device: "cpu".into(),
             wall_seconds: 75.0,
+            estimated_seconds: 80.0,
             data: vec!["synthetic".into()],
             notes: vec!["CIFAR-10 missing".into()],
             claims: vec![ClaimCheck {
@@ -121,7 +125,7 @@ mod tests {
         let md = report.render();
         assert!(md.contains("| G1 | c | p | o | **holds** | — | — |"));
         assert!(md.contains("## Gaussian\n\nbody"));
-        assert!(md.contains("1 min 15 s"));
+        assert!(md.contains("Wall time: 1 min 15 s (estimated at the start: 1 min 20 s)"));
         assert!(md.contains("CIFAR-10 missing"));
     }
 }
