@@ -464,9 +464,83 @@ fn step_budget(spec: &CellSpec, list_len: usize) -> u64 {
     }
 }
 
+/// Measured costs of one network's work in seconds per image, for time estimates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Costs {
+    /// Training on one image without an attack: preparing its batch on the prefetch
+    /// thread, forward with dropout, backward and the optimizer update.
+    pub train: f64,
+    /// Predicting one image.
+    pub eval: f64,
+    /// One PGD step on one image (forward and backward to the input).
+    pub attack_step: f64,
+}
+
+/// Times `spec`'s network through the same training and evaluation code a cell runs, on
+/// the first images of `data`: each part once to warm up, then timed.
+///
+/// # Errors
+/// Model, data and tensor errors.
+pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Result<Costs> {
+    const TRAIN_BATCHES: usize = 6;
+    const PROBE_STEPS: usize = 3;
+    let mut config = spec.train_config();
+    config.adversarial = None;
+    let batch = config.batch_size;
+    let mut trainer = Trainer::new(&spec.model(), config, device)?;
+    let n = (TRAIN_BATCHES * batch).min(data.train().len());
+    let train_idx = Arc::new((0..n).collect::<Vec<_>>());
+    trainer.train_partial_epoch(data, train_idx.clone(), 0, Some(2), &mut |_| {})?;
+    let start = Instant::now();
+    trainer.train_partial_epoch(data, train_idx, 1, None, &mut |_| {})?;
+    let train = start.elapsed().as_secs_f64() / n as f64;
+
+    let model = trainer.model();
+    let m = (4 * batch).min(data.test().len());
+    let test_idx = Arc::new((0..m).collect::<Vec<_>>());
+    let time_predict = |attack: Option<(&PgdConfig, u64)>| -> Result<f64> {
+        let start = Instant::now();
+        predict(
+            model,
+            data,
+            SplitName::Test,
+            test_idx.clone(),
+            batch,
+            device,
+            attack,
+        )?;
+        Ok(start.elapsed().as_secs_f64() / m as f64)
+    };
+    time_predict(None)?;
+    let eval = time_predict(None)?;
+    let attack_step = if attack_steps(spec) == (0, 0) {
+        0.0
+    } else {
+        let probe = PgdConfig {
+            steps: PROBE_STEPS,
+            ..PgdConfig::madry()
+        };
+        ((time_predict(Some((&probe, 0)))? - eval) / PROBE_STEPS as f64).max(0.0)
+    };
+    Ok(Costs {
+        train,
+        eval,
+        attack_step,
+    })
+}
+
+/// Estimated seconds of one cell from its network's measured `costs`.
+pub fn estimate_seconds(spec: &CellSpec, costs: &Costs) -> f64 {
+    let (train, eval, attacked) = cell_workload(spec);
+    let (train_steps, eval_steps) = attack_steps(spec);
+    train * (costs.train + train_steps as f64 * costs.attack_step)
+        + eval * costs.eval
+        + attacked * (costs.eval + eval_steps as f64 * costs.attack_step)
+}
+
 /// PGD steps per image of a cell's training and of its attacked evaluation (0 without an
 /// attack), for time estimates.
-pub fn attack_steps(spec: &CellSpec) -> (usize, usize) {
+fn attack_steps(spec: &CellSpec) -> (usize, usize) {
     (
         spec.train_config().adversarial.map_or(0, |a| a.steps),
         spec.eval_attack().map_or(0, |a| a.steps),
@@ -475,7 +549,7 @@ pub fn attack_steps(spec: &CellSpec) -> (usize, usize) {
 
 /// Images a cell trains on and evaluates, for time estimates: `(train, eval, attacked
 /// eval)`; [`attack_steps`] gives the attack's cost on the first and the last.
-pub fn cell_workload(spec: &CellSpec) -> (f64, f64, f64) {
+fn cell_workload(spec: &CellSpec) -> (f64, f64, f64) {
     let s = &spec.setting;
     let d = spec.d_rate / 100.0;
     let list = match spec.variant {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use dupstudy_cifar::{Cifar10, CifarError};
-use dupstudy_cnn::{Cnn, ModelConfig, Optimizer, OptimizerConfig, PgdConfig, layers, pgd};
+use dupstudy_cnn::PgdConfig;
 use dupstudy_dup::Replacement;
 use dupstudy_svm::Gamma;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -438,87 +438,28 @@ pub fn build_plans(args: &ReproduceArgs, root: &Path) -> Result<(Plans, Option<D
     ))
 }
 
-/// Measured costs, seconds per image, for time estimates (index: [`Network`]).
-#[derive(Debug, Clone, Copy, Default)]
-struct Rates {
-    /// One optimizer step without an attack (dropout, backward, update).
-    train: [f64; 2],
-    /// Prediction.
-    eval: [f64; 2],
-    /// One PGD step (forward and backward to the input).
-    attack_step: [f64; 2],
-}
+/// Measured costs of each network (index: [`Network`]), for time estimates.
+type Rates = [cifar_study::Costs; 2];
 
-/// Times a few steps of each network on random data, to estimate how long the plan takes:
-/// one warm-up call, then the median of three timed ones.
-fn calibrate(device: &Device, plans: &[cifar_study::Plan]) -> Result<Rates> {
-    const PROBE_STEPS: usize = 3;
+/// Times each network through the code its cells run, on the real data.
+fn calibrate(device: &Device, plans: &[cifar_study::Plan], data: &Arc<Cifar10>) -> Result<Rates> {
     let mut rates = Rates::default();
     for plan in plans {
-        let Some(cell) = plan.cells.first() else {
-            continue;
-        };
-        let k = plan.network as usize;
-        let (config, optimizer) = match plan.network {
-            Network::Standard => (ModelConfig::standard(), OptimizerConfig::paper_sgd()),
-            Network::Adversarial => (ModelConfig::adversarial(), OptimizerConfig::paper_adam()),
-        };
-        let (varmap, model) = Cnn::init(&config, 0, device)?;
-        let mut opt = Optimizer::for_model(optimizer, &varmap, &config)?;
-        let n = cell.setting.batch_size.min(128);
-        let x = (Tensor::rand(0f32, 1f32, (n, 3, 32, 32), device)?).contiguous()?;
-        let y = Tensor::from_vec((0..n as u32).map(|i| i % 10).collect::<Vec<_>>(), n, device)?;
-        let time = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
-            f()?;
-            let mut seconds = [0.0; 3];
-            for t in &mut seconds {
-                let start = Instant::now();
-                f()?;
-                *t = start.elapsed().as_secs_f64();
-            }
-            seconds.sort_by(f64::total_cmp);
-            Ok(seconds[1] / n as f64)
-        };
-        rates.train[k] = time(&mut || {
-            opt.backward_step(&layers::cross_entropy(&model.logits(&x, true)?, &y)?)?;
-            Ok(())
-        })?;
-        rates.eval[k] = time(&mut || {
-            layers::argmax(&model.logits(&x, false)?)?;
-            Ok(())
-        })?;
-        if plan
-            .cells
-            .iter()
-            .any(|c| cifar_study::attack_steps(c) != (0, 0))
-        {
-            let attack = PgdConfig {
-                steps: PROBE_STEPS,
-                ..PgdConfig::madry()
-            };
-            rates.attack_step[k] = time(&mut || {
-                pgd::attack(&model, &x, &y, &attack, 0)?;
-                Ok(())
-            })? / PROBE_STEPS as f64;
+        if let Some(cell) = plan.cells.first() {
+            rates[plan.network as usize] = cifar_study::calibrate(cell, data, device)
+                .with_context(|| format!("timing the {} network", plan.network.study()))?;
         }
     }
     Ok(rates)
 }
 
-/// Added to the measured compute of each CIFAR cell, for what the calibration does not
-/// time: decoding and augmenting batches, checkpoints, and other load on the machine.
+/// Added to the measured time of each CIFAR cell, for what the calibration does not time
+/// (checkpoints, figures, other load on the machine).
 const ESTIMATE_MARGIN: f64 = 1.10;
 
 /// Estimated seconds of one CIFAR cell, from the calibrated costs plus [`ESTIMATE_MARGIN`].
 fn estimate(cell: &cifar_study::CellSpec, rates: &Rates) -> f64 {
-    let k = cell.setting.network as usize;
-    let (train, eval, attacked) = cifar_study::cell_workload(cell);
-    let (train_steps, eval_steps) = cifar_study::attack_steps(cell);
-    let step = rates.attack_step[k];
-    ESTIMATE_MARGIN
-        * (train * (rates.train[k] + train_steps as f64 * step)
-            + eval * rates.eval[k]
-            + attacked * (rates.eval[k] + eval_steps as f64 * step))
+    ESTIMATE_MARGIN * cifar_study::estimate_seconds(cell, &rates[cell.setting.network as usize])
 }
 
 fn bar_style(template: &str) -> ProgressStyle {
@@ -659,10 +600,9 @@ pub fn run(args: ReproduceArgs, root: &Path) -> Result<()> {
             2 * plan.setting.test_per_class
         );
     }
-    let rates = if plans.cifar.is_empty() {
-        Rates::default()
-    } else {
-        calibrate(&device, &plans.cifar)?
+    let rates = match &data_set {
+        Some(set) if !plans.cifar.is_empty() => calibrate(&device, &plans.cifar, &set.data)?,
+        _ => Rates::default(),
     };
     let mut pending_seconds = 0.0;
     for plan in &plans.cifar {
