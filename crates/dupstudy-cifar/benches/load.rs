@@ -2,9 +2,10 @@
 //!
 //! - `load/folder`: the whole data set (60,000 images) from the binary files, warm cache.
 //! - `batch/128`: gathering 128 augmented, normalized images into f32.
-//! - `epoch/prefetch_<depth>`: 80 batches of 128 with a fixed stand-in for a training step
-//!   (a fixed computation on the consumer thread, about as long as preparing a batch);
-//!   depth 0 prepares batches in line, depth 2 on a background thread.
+//! - `epoch/prefetch/<depth>`: 80 batches of 128 with a stand-in for a training step (a
+//!   computation on the consumer thread, sized at start-up to take as long as preparing a
+//!   batch); depth 0 prepares batches in line, depth 2 on a background thread. Perfect
+//!   overlap would halve the time.
 //!
 //! The data comes from `$CIFAR10_DIR`, else `../shared/cifar-10-jpeg/cifar-10-batches-bin`
 //! next to the workspace; without it the bench says so and measures nothing.
@@ -14,6 +15,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dupstudy_cifar::{
@@ -35,16 +37,25 @@ fn data_dir() -> Option<PathBuf> {
     }
 }
 
-/// A fixed amount of compute standing in for a training step, about as long as preparing
-/// a batch, on the calling thread (a dependent integer chain: no memory traffic).
-fn fake_step(batch: &HostBatch) -> u64 {
-    let mut x = u64::from(batch.labels[0]) + 1;
-    for _ in 0..250_000 {
-        x = x
+/// A fixed amount of compute on the calling thread, standing in for a training step (a
+/// dependent integer chain: no memory traffic; `black_box` keeps it from being folded).
+fn spin(iterations: u64) -> u64 {
+    let mut x = 1u64;
+    for _ in 0..iterations {
+        x = std::hint::black_box(x)
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
     }
     x
+}
+
+/// Seconds per call of `f`, over `calls` calls.
+fn seconds_per_call(calls: u32, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..calls {
+        f();
+    }
+    start.elapsed().as_secs_f64() / f64::from(calls)
 }
 
 fn bench(c: &mut Criterion) {
@@ -72,6 +83,22 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // Size the stand-in step to take as long as preparing a batch, measured here.
+    let prepare = seconds_per_call(50, || {
+        data.train()
+            .fill_batch(&indices, &options, &mut batch)
+            .unwrap();
+    });
+    let per_spin = seconds_per_call(5, || {
+        std::hint::black_box(spin(1_000_000));
+    }) / 1e6;
+    let step_iterations = (prepare / per_spin).ceil() as u64;
+    eprintln!(
+        "stand-in step: {step_iterations} iterations, about {:.0} µs (preparing a batch: {:.0} µs)",
+        step_iterations as f64 * per_spin * 1e6,
+        prepare * 1e6
+    );
+
     let mut group = c.benchmark_group("epoch");
     group.sample_size(10);
     for depth in [0usize, 2] {
@@ -85,11 +112,15 @@ fn bench(c: &mut Criterion) {
                     augmentation: Some(Augmentation::default()),
                     normalization: Some(Normalization::half()),
                 };
-                let batches =
+                let mut batches =
                     EpochBatches::new(data.clone(), SplitName::Train, plan, depth).unwrap();
                 let mut total = 0u64;
-                for batch in batches {
-                    total = total.wrapping_add(fake_step(&batch.unwrap()));
+                while let Some(batch) = batches.next() {
+                    let batch = batch.unwrap();
+                    total = total
+                        .wrapping_add(spin(step_iterations))
+                        .wrapping_add(u64::from(batch.labels[0]));
+                    batches.recycle(batch);
                 }
                 total
             })
