@@ -51,7 +51,9 @@ impl Report {
         md.push_str(
             "\n## Verdicts\n\nA claim **holds** when the 95 % interval of the measured effect lies on \
              the side the paper states, **does not hold** when it lies on the other side, and is \
-             **not distinguishable from noise** when it contains zero. The paper measured the \
+             **not distinguishable from noise** when it contains zero. A claim of *no* gain or no \
+             improvement holds unless its interval lies above zero (a wide interval around zero is \
+             consistent with it, but weak evidence). The paper measured the \
              Gaussian study on its training data; we report both that and held-out test data.\n\n\
              | | Claim | Paper | Ours | Verdict | Ours, paper's measurement | Verdict |\n\
              |---|---|---|---|---|---|---|\n",

@@ -453,8 +453,25 @@ fn calibrate(device: &Device, plans: &[cifar_study::Plan], data: &Arc<Cifar10>) 
     Ok(rates)
 }
 
-/// Added to the measured time of each CIFAR cell, for what the calibration does not time
-/// (checkpoints, figures, other load on the machine).
+/// The calibrated speeds in words.
+fn describe_costs(costs: &cifar_study::Costs) -> String {
+    let per_s = |seconds: f64| if seconds > 0.0 { 1.0 / seconds } else { 0.0 };
+    let mut text = format!(
+        "{:.0} training images/s, {:.0} predictions/s",
+        per_s(costs.train),
+        per_s(costs.eval)
+    );
+    if costs.attack_step > 0.0 {
+        text.push_str(&format!(
+            ", {:.0} PGD image-steps/s",
+            per_s(costs.attack_step)
+        ));
+    }
+    text
+}
+
+/// Added to every measured estimate, for what the calibration does not time (checkpoints,
+/// figures, other load on the machine).
 const ESTIMATE_MARGIN: f64 = 1.10;
 
 /// Estimated seconds of one CIFAR cell, from the calibrated costs plus [`ESTIMATE_MARGIN`].
@@ -617,12 +634,13 @@ pub fn run(args: ReproduceArgs, root: &Path) -> Result<()> {
         }
         pending_seconds += seconds;
         println!(
-            "  {}: {} cells, {} to run, estimated {} on {}",
+            "  {}: {} cells, {} to run, estimated {} on {} (measured: {})",
             plan.network.study(),
             plan.cells.len(),
             pending,
             human_duration(seconds),
-            dupstudy_cnn::device::describe(&device)
+            dupstudy_cnn::device::describe(&device),
+            describe_costs(&rates[plan.network as usize])
         );
     }
     for line in &plans.skipped {
@@ -638,7 +656,8 @@ pub fn run(args: ReproduceArgs, root: &Path) -> Result<()> {
     let gaussian_seconds = match &plans.gaussian {
         Some(plan) => {
             let store = CellStore::open(gaussian::study_dir(&out).join("cells"))?;
-            gaussian::estimate_seconds(plan, &store, rayon::current_num_threads())?
+            ESTIMATE_MARGIN
+                * gaussian::estimate_seconds(plan, &store, rayon::current_num_threads())?
         }
         None => 0.0,
     };
