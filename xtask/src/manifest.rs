@@ -35,6 +35,10 @@ pub struct Manifest {
 pub struct Device {
     /// CPU model.
     pub cpu: String,
+    /// The CPU's vector extensions that the numeric kernels choose between at run time
+    /// (the CNN's GEMMs can round differently on different ones, so bit-identical CNN
+    /// results need the same list).
+    pub vector_extensions: Vec<String>,
     /// Logical cores available.
     pub cores: usize,
     /// Worker threads used.
@@ -75,6 +79,34 @@ pub fn cpu_model() -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The vector extensions of this CPU that matter for the numeric kernels, widest first.
+pub fn vector_extensions() -> Vec<String> {
+    let mut found = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        let checks: [(&str, bool); 5] = [
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+            ("avx", std::arch::is_x86_feature_detected!("avx")),
+            ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
+        ];
+        found.extend(
+            checks
+                .iter()
+                .filter(|(_, has)| *has)
+                .map(|(name, _)| name.to_string()),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            found.push("neon".to_string());
+        }
+    }
+    found
 }
 
 /// Versions of the workspace crates and of the external crates that matter for results,

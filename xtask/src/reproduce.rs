@@ -678,6 +678,7 @@ pub fn run(args: ReproduceArgs, root: &Path) -> Result<()> {
         estimated_seconds,
         device: DeviceInfo {
             cpu: manifest::cpu_model(),
+            vector_extensions: manifest::vector_extensions(),
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             threads,
             compute: dupstudy_cnn::device::describe(&device),
@@ -766,8 +767,11 @@ pub fn run(args: ReproduceArgs, root: &Path) -> Result<()> {
         profile: profile.name().to_string(),
         revision,
         device: format!(
-            "{} ({} threads); CNNs on {}",
-            manifest.device.cpu, threads, manifest.device.compute
+            "{} ({} threads; {}); CNNs on {}",
+            manifest.device.cpu,
+            threads,
+            manifest.device.vector_extensions.join(", "),
+            manifest.device.compute
         ),
         wall_seconds: wall,
         estimated_seconds,
