@@ -477,13 +477,18 @@ pub struct Costs {
 }
 
 /// Times `spec`'s network through the same training and evaluation code a cell runs, on
-/// the first images of `data`: each part once to warm up, then timed.
+/// the first images of `data`: each part once to warm up, then repeated until it has run
+/// for a set time (two seconds of training), so that a short burst of a fast clock or a
+/// quiet moment on a shared machine does not set the estimate.
 ///
 /// # Errors
 /// Model, data and tensor errors.
 pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Result<Costs> {
-    const TRAIN_BATCHES: usize = 6;
+    const TRAIN_BATCHES: usize = 24;
     const PROBE_STEPS: usize = 3;
+    const TRAIN_SECONDS: f64 = 2.0;
+    const EVAL_SECONDS: f64 = 0.5;
+    const ATTACK_SECONDS: f64 = 1.0;
     let mut config = spec.train_config();
     config.adversarial = None;
     let batch = config.batch_size;
@@ -491,15 +496,17 @@ pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Resul
     let n = (TRAIN_BATCHES * batch).min(data.train().len());
     let train_idx = Arc::new((0..n).collect::<Vec<_>>());
     trainer.train_partial_epoch(data, train_idx.clone(), 0, Some(2), &mut |_| {})?;
-    let start = Instant::now();
-    trainer.train_partial_epoch(data, train_idx, 1, None, &mut |_| {})?;
-    let train = start.elapsed().as_secs_f64() / n as f64;
+    let mut epoch = 0;
+    let train = seconds_per_item(TRAIN_SECONDS, n, || {
+        epoch += 1;
+        trainer.train_partial_epoch(data, train_idx.clone(), epoch, None, &mut |_| {})?;
+        Ok(())
+    })?;
 
     let model = trainer.model();
     let m = (4 * batch).min(data.test().len());
     let test_idx = Arc::new((0..m).collect::<Vec<_>>());
-    let time_predict = |attack: Option<(&PgdConfig, u64)>| -> Result<f64> {
-        let start = Instant::now();
+    let run_predict = |attack: Option<(&PgdConfig, u64)>| -> Result<()> {
         predict(
             model,
             data,
@@ -509,10 +516,10 @@ pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Resul
             device,
             attack,
         )?;
-        Ok(start.elapsed().as_secs_f64() / m as f64)
+        Ok(())
     };
-    time_predict(None)?;
-    let eval = time_predict(None)?;
+    run_predict(None)?;
+    let eval = seconds_per_item(EVAL_SECONDS, m, || run_predict(None))?;
     let attack_step = if attack_steps(spec) == (0, 0) {
         0.0
     } else {
@@ -520,13 +527,30 @@ pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Resul
             steps: PROBE_STEPS,
             ..PgdConfig::madry()
         };
-        ((time_predict(Some((&probe, 0)))? - eval) / PROBE_STEPS as f64).max(0.0)
+        let attacked = seconds_per_item(ATTACK_SECONDS, m, || run_predict(Some((&probe, 0))))?;
+        ((attacked - eval) / PROBE_STEPS as f64).max(0.0)
     };
     Ok(Costs {
         train,
         eval,
         attack_step,
     })
+}
+
+/// Seconds per item of `work`, which handles `items_per_call` items a call: calls it until
+/// at least `min_seconds` have passed (once at the least).
+fn seconds_per_item(
+    min_seconds: f64,
+    items_per_call: usize,
+    mut work: impl FnMut() -> Result<()>,
+) -> Result<f64> {
+    let start = Instant::now();
+    let mut calls = 0usize;
+    while calls == 0 || start.elapsed().as_secs_f64() < min_seconds {
+        work()?;
+        calls += 1;
+    }
+    Ok(start.elapsed().as_secs_f64() / (calls * items_per_call) as f64)
 }
 
 /// Estimated seconds of one cell from its network's measured `costs`.
