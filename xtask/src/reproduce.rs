@@ -471,8 +471,9 @@ fn describe_costs(costs: &cifar_study::Costs) -> String {
 }
 
 /// Added to every measured estimate, for what the calibration does not time (checkpoints,
-/// figures, other load on the machine).
-const ESTIMATE_MARGIN: f64 = 1.10;
+/// figures) and for the machine's own drift: on a shared 2-core VM the same epoch ran at
+/// 5,100 to 8,200 images/s within one run, and whole runs differed by 10 %.
+const ESTIMATE_MARGIN: f64 = 1.20;
 
 /// Estimated seconds of one CIFAR cell, from the calibrated costs plus [`ESTIMATE_MARGIN`].
 fn estimate(cell: &cifar_study::CellSpec, rates: &Rates) -> f64 {
