@@ -461,6 +461,12 @@ fn describe_costs(costs: &cifar_study::Costs) -> String {
         per_s(costs.train),
         per_s(costs.eval)
     );
+    if let Some((steps, cost)) = costs.adversarial_train {
+        text.push_str(&format!(
+            ", {:.0} PGD-{steps} training images/s",
+            per_s(cost)
+        ));
+    }
     if costs.attack_step > 0.0 {
         text.push_str(&format!(
             ", {:.0} PGD image-steps/s",
