@@ -501,15 +501,7 @@ pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Resul
     config.adversarial = None;
     let batch = config.batch_size;
     let mut trainer = Trainer::new(&spec.model(), config, device)?;
-    let n = (TRAIN_BATCHES * batch).min(data.train().len());
-    let train_idx = Arc::new((0..n).collect::<Vec<_>>());
-    trainer.train_partial_epoch(data, train_idx.clone(), 0, Some(2), &mut |_| {})?;
-    let mut epoch = 0;
-    let train = seconds_per_item(TRAIN_SECONDS, n, || {
-        epoch += 1;
-        trainer.train_partial_epoch(data, train_idx.clone(), epoch, None, &mut |_| {})?;
-        Ok(())
-    })?;
+    let train = seconds_per_training_image(&mut trainer, data, TRAIN_BATCHES, 2, TRAIN_SECONDS)?;
 
     let model = trainer.model();
     let m = (4 * batch).min(data.test().len());
@@ -543,15 +535,7 @@ pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Resul
         Some(attack) => {
             let steps = attack.steps;
             let mut trainer = Trainer::new(&spec.model(), full_config.clone(), device)?;
-            let n = (4 * batch).min(data.train().len());
-            let idx = Arc::new((0..n).collect::<Vec<_>>());
-            trainer.train_partial_epoch(data, idx.clone(), 0, Some(1), &mut |_| {})?;
-            let mut epoch = 0;
-            let cost = seconds_per_item(ADVERSARIAL_SECONDS, n, || {
-                epoch += 1;
-                trainer.train_partial_epoch(data, idx.clone(), epoch, None, &mut |_| {})?;
-                Ok(())
-            })?;
+            let cost = seconds_per_training_image(&mut trainer, data, 4, 1, ADVERSARIAL_SECONDS)?;
             Some((steps, cost))
         }
     };
@@ -560,6 +544,26 @@ pub fn calibrate(spec: &CellSpec, data: &Arc<Cifar10>, device: &Device) -> Resul
         eval,
         attack_step,
         adversarial_train,
+    })
+}
+
+/// Seconds per training image of `trainer` on runs of the first `batches` batches of
+/// `data`, after `warm_up_batches` untimed ones, timed for at least `min_seconds`.
+fn seconds_per_training_image(
+    trainer: &mut Trainer,
+    data: &Arc<Cifar10>,
+    batches: usize,
+    warm_up_batches: usize,
+    min_seconds: f64,
+) -> Result<f64> {
+    let n = (batches * trainer.config().batch_size).min(data.train().len());
+    let indices = Arc::new((0..n).collect::<Vec<_>>());
+    trainer.train_partial_epoch(data, indices.clone(), 0, Some(warm_up_batches), &mut |_| {})?;
+    let mut epoch = 0;
+    seconds_per_item(min_seconds, n, || {
+        epoch += 1;
+        trainer.train_partial_epoch(data, indices.clone(), epoch, None, &mut |_| {})?;
+        Ok(())
     })
 }
 
