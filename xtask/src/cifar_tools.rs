@@ -7,7 +7,7 @@ use dupstudy_cifar::fetch::ArchiveSource;
 use dupstudy_cifar::{Cifar10, IMAGE_BYTES, N_CLASSES};
 
 use crate::flags::{CifarInfoArgs, FetchCifarArgs};
-use crate::results::write_atomic;
+use dupstudy_study::store::write_atomic;
 
 /// Downloads, verifies and unpacks the official archive, then reads it back as a check.
 pub fn fetch(args: &FetchCifarArgs, root: &Path) -> Result<()> {

@@ -1,24 +1,20 @@
-//! `cargo xtask`: the dupstudy orchestrator (matklad's cargo-xtask pattern). One binary,
-//! one module per command; `.cargo/config.toml` aliases it so it always runs optimized.
+//! `cargo xtask`: the dupstudy command layer (matklad's cargo-xtask pattern). One binary,
+//! one module per command, over the `dupstudy-study` library; `.cargo/config.toml` aliases
+//! it so it always runs optimized.
 //!
 //! - `cargo xtask reproduce [--profile smoke|quick|paper|full] [--study ...]`: the study.
-//! - `cargo xtask fetch-cifar [--dest DIR]`: download, verify and unpack CIFAR-10.
-//! - `cargo xtask cifar-info [--data-dir DIR]`: counts and an image grid of CIFAR-10.
+//! - `cargo xtask report --out DIR`: re-render a results folder's report from its cells.
 //! - `cargo xtask plan [...]` and `cargo xtask run-cell ID --out DIR`: the matrix as
 //!   independent units, for clusters.
+//! - `cargo xtask fetch-cifar [--dest DIR]`, `cargo xtask cifar-info [--data-dir DIR]`.
 
-mod cifar_study;
+mod bars;
 mod cifar_tools;
-mod claims;
 mod flags;
-mod gaussian;
-mod manifest;
 mod plot;
-mod report;
 mod reproduce;
-mod results;
-mod seeding;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -32,16 +28,18 @@ fn main() -> Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let root = workspace_root();
     match cli.command {
-        Command::Reproduce(args) => reproduce::run(args, &root),
+        Command::Reproduce(args) => reproduce::run(&args, &root),
+        Command::Report(args) => reproduce::report(&args, &root),
+        Command::Plan(args) => reproduce::plan(&args, &root),
+        Command::RunCell(args) => reproduce::run_cell(&args, &root),
         Command::FetchCifar(args) => cifar_tools::fetch(&args, &root),
         Command::CifarInfo(args) => cifar_tools::info(&args, &root),
-        Command::Plan(args) => reproduce::plan(args, &root),
-        Command::RunCell(args) => reproduce::run_cell(args, &root),
     }
 }
 

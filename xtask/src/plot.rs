@@ -1,53 +1,32 @@
-//! SVG figures: line charts with confidence bands, and decision-boundary maps.
+//! SVG figures: the library's figure data drawn as line charts with confidence bands and
+//! decision-boundary maps.
 
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
+use dupstudy_study::figure::{Color as Hue, Figure, MapPanel, Panel};
 use plotters::prelude::*;
 
-/// A point of a line with its confidence band.
-#[derive(Debug, Clone, Copy)]
-pub struct BandPoint {
-    /// Position on the x axis.
-    pub x: f64,
-    /// The value drawn.
-    pub mean: f64,
-    /// Lower end of the band.
-    pub low: f64,
-    /// Upper end of the band.
-    pub high: f64,
+/// Draws `figure` into an SVG file at `path`.
+pub fn draw(path: &Path, figure: &Figure) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match figure {
+        Figure::Lines { caption, panels } => panels_svg(path, caption, panels),
+        Figure::Maps { caption, panels } => maps_svg(path, caption, panels),
+    }
 }
 
-/// One line of a panel.
-#[derive(Debug, Clone)]
-pub struct Series {
-    /// Legend text.
-    pub name: String,
-    /// Points, in x order.
-    pub points: Vec<BandPoint>,
-    /// Colour.
-    pub color: RGBColor,
-    /// Dashed (e.g. "before duplication") or solid.
-    pub dashed: bool,
-}
-
-/// One chart of a figure.
-#[derive(Debug, Clone)]
-pub struct Panel {
-    /// Title above the chart.
-    pub title: String,
-    /// x-axis label.
-    pub x_label: String,
-    /// y-axis label.
-    pub y_label: String,
-    /// Fixed y range, or `None` to fit the data.
-    pub y_range: Option<(f64, f64)>,
-    /// The lines.
-    pub series: Vec<Series>,
+fn rgb(color: Hue) -> RGBColor {
+    match color {
+        Hue::Palette(k) => PALETTE[k % PALETTE.len()],
+        Hue::Grey => GREY,
+    }
 }
 
 /// Colours that stay apart in print and for colour-blind readers (Okabe-Ito).
-pub const PALETTE: [RGBColor; 7] = [
+const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -58,14 +37,14 @@ pub const PALETTE: [RGBColor; 7] = [
 ];
 
 /// A neutral grey for reference lines.
-pub const GREY: RGBColor = RGBColor(150, 150, 150);
+const GREY: RGBColor = RGBColor(150, 150, 150);
 
 fn plot_error<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
     move |e| anyhow!("drawing {}: {e:?}", path.display())
 }
 
 /// Draws `panels` side by side into an SVG file.
-pub fn panels_svg(path: &Path, caption: &str, panels: &[Panel]) -> Result<()> {
+fn panels_svg(path: &Path, caption: &str, panels: &[Panel]) -> Result<()> {
     let err = plot_error(path);
     let width = 520 * panels.len().max(1) as u32;
     let root = SVGBackend::new(path, (width, 430)).into_drawing_area();
@@ -109,15 +88,15 @@ pub fn panels_svg(path: &Path, caption: &str, panels: &[Panel]) -> Result<()> {
                 chart
                     .draw_series(std::iter::once(Polygon::new(
                         outline,
-                        s.color.mix(0.13).filled(),
+                        rgb(s.color).mix(0.13).filled(),
                     )))
                     .map_err(&err)?;
             }
         }
         for s in &panel.series {
             let line: Vec<(f64, f64)> = s.points.iter().map(|p| (p.x, p.mean)).collect();
-            let style = s.color.stroke_width(2);
-            let color = s.color;
+            let color = rgb(s.color);
+            let style = color.stroke_width(2);
             let dashed = s.dashed;
             let drawn = if dashed {
                 chart.draw_series(DashedLineSeries::new(line.clone(), 6, 4, style))
@@ -149,49 +128,8 @@ pub fn panels_svg(path: &Path, caption: &str, panels: &[Panel]) -> Result<()> {
     Ok(())
 }
 
-/// Points drawn as markers on a boundary map.
-#[derive(Debug, Clone)]
-pub struct Markers {
-    /// Legend text.
-    pub name: String,
-    /// `(x, y, size)` of each marker.
-    pub points: Vec<(f64, f64, u32)>,
-    /// Colour.
-    pub color: RGBColor,
-    /// Filled disc or ring.
-    pub filled: bool,
-}
-
-/// A curve made of line segments (e.g. a zero contour).
-#[derive(Debug, Clone)]
-pub struct Curve {
-    /// Legend text.
-    pub name: String,
-    /// The segments.
-    pub segments: Vec<[(f64, f64); 2]>,
-    /// Colour.
-    pub color: RGBColor,
-    /// Line width.
-    pub width: u32,
-}
-
-/// One map of a boundary figure.
-#[derive(Debug, Clone)]
-pub struct MapPanel {
-    /// Title.
-    pub title: String,
-    /// Visible x range.
-    pub x_range: (f64, f64),
-    /// Visible y range.
-    pub y_range: (f64, f64),
-    /// Marker sets.
-    pub markers: Vec<Markers>,
-    /// Curves.
-    pub curves: Vec<Curve>,
-}
-
 /// Draws maps side by side into an SVG file.
-pub fn maps_svg(path: &Path, caption: &str, panels: &[MapPanel]) -> Result<()> {
+fn maps_svg(path: &Path, caption: &str, panels: &[MapPanel]) -> Result<()> {
     let err = plot_error(path);
     let width = 520 * panels.len().max(1) as u32;
     let root = SVGBackend::new(path, (width, 520)).into_drawing_area();
@@ -217,7 +155,7 @@ pub fn maps_svg(path: &Path, caption: &str, panels: &[MapPanel]) -> Result<()> {
             .draw()
             .map_err(&err)?;
         for m in &panel.markers {
-            let (color, filled) = (m.color, m.filled);
+            let (color, filled) = (rgb(m.color), m.filled);
             chart
                 .draw_series(m.points.iter().map(move |&(x, y, size)| {
                     let style = if filled {
@@ -239,7 +177,7 @@ pub fn maps_svg(path: &Path, caption: &str, panels: &[MapPanel]) -> Result<()> {
                 });
         }
         for c in &panel.curves {
-            let (color, width) = (c.color, c.width);
+            let (color, width) = (rgb(c.color), c.width);
             chart
                 .draw_series(
                     c.segments
@@ -265,52 +203,6 @@ pub fn maps_svg(path: &Path, caption: &str, panels: &[MapPanel]) -> Result<()> {
     Ok(())
 }
 
-/// The zero level set of `value(x, y)` over a regular grid, as line segments (marching
-/// squares with linear interpolation along cell edges).
-pub fn zero_contour(
-    x_range: (f64, f64),
-    y_range: (f64, f64),
-    steps: usize,
-    value: impl Fn(f64, f64) -> f64,
-) -> Vec<[(f64, f64); 2]> {
-    let steps = steps.max(2);
-    let xs: Vec<f64> = (0..=steps)
-        .map(|i| x_range.0 + (x_range.1 - x_range.0) * i as f64 / steps as f64)
-        .collect();
-    let ys: Vec<f64> = (0..=steps)
-        .map(|j| y_range.0 + (y_range.1 - y_range.0) * j as f64 / steps as f64)
-        .collect();
-    let grid: Vec<Vec<f64>> = ys
-        .iter()
-        .map(|&y| xs.iter().map(|&x| value(x, y)).collect())
-        .collect();
-    let mut segments = Vec::new();
-    for j in 0..steps {
-        for i in 0..steps {
-            // Corners counter-clockwise from bottom-left.
-            let corners = [
-                (xs[i], ys[j], grid[j][i]),
-                (xs[i + 1], ys[j], grid[j][i + 1]),
-                (xs[i + 1], ys[j + 1], grid[j + 1][i + 1]),
-                (xs[i], ys[j + 1], grid[j + 1][i]),
-            ];
-            let mut crossings = Vec::with_capacity(4);
-            for e in 0..4 {
-                let (xa, ya, va) = corners[e];
-                let (xb, yb, vb) = corners[(e + 1) % 4];
-                if (va > 0.0) != (vb > 0.0) {
-                    let t = va / (va - vb);
-                    crossings.push((xa + t * (xb - xa), ya + t * (yb - ya)));
-                }
-            }
-            for pair in crossings.chunks_exact(2) {
-                segments.push([pair[0], pair[1]]);
-            }
-        }
-    }
-    segments
-}
-
 fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values
         .filter(|v| v.is_finite())
@@ -323,24 +215,13 @@ fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dupstudy_study::figure::{BandPoint, Series};
 
     #[test]
-    fn contour_of_a_line_lies_on_it() {
-        let segments = zero_contour((-1.0, 1.0), (-1.0, 1.0), 20, |x, y| x + y - 0.3);
-        assert!(!segments.is_empty());
-        for s in &segments {
-            for (x, y) in s {
-                assert!((x + y - 0.3).abs() < 1e-9);
-            }
-        }
-    }
-
-    #[test]
-    fn figures_are_written() {
+    fn figures_carry_their_series_legends_and_bands() {
         let dir = std::env::temp_dir().join(format!("dupstudy-plot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let series = Series {
-            name: "a".into(),
+        let series = |name: &str, dashed| Series {
+            name: name.into(),
             points: (0..5)
                 .map(|i| BandPoint {
                     x: i as f64,
@@ -349,20 +230,37 @@ mod tests {
                     high: 0.6,
                 })
                 .collect(),
-            color: PALETTE[0],
-            dashed: true,
+            color: Hue::Palette(0),
+            dashed,
         };
         let panel = Panel {
-            title: "t".into(),
-            x_label: "x".into(),
-            y_label: "y".into(),
+            title: "panel title".into(),
+            x_label: "D-rate".into(),
+            y_label: "accuracy".into(),
             y_range: None,
-            series: vec![series],
+            series: vec![series("first line", true), series("second line", false)],
         };
         let path = dir.join("f.svg");
-        panels_svg(&path, "caption", &[panel.clone(), panel]).unwrap();
+        let figure = Figure::Lines {
+            caption: "the caption".into(),
+            panels: vec![panel.clone(), panel],
+        };
+        draw(&path, &figure).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("caption"));
+        assert!(svg.starts_with("<svg"));
+        for text in [
+            "the caption",
+            "panel title",
+            "first line",
+            "second line",
+            "D-rate",
+        ] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+        assert_eq!(svg.matches("panel title").count(), 2, "one title per panel");
+        // Two bands per panel, filled with the series colour at low opacity.
+        assert!(svg.matches("<polygon").count() >= 4, "bands missing");
+        assert!(svg.contains("stroke-dasharray") || svg.matches("<polyline").count() > 4);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -61,6 +61,41 @@ impl Cifar10 {
         }
     }
 
+    /// A data set from images held in memory (synthetic data, tests): `pixels` holds
+    /// `labels.len()` images of [`IMAGE_BYTES`] each, the first `n_train` are the training
+    /// split, `class_names` has ten entries.
+    ///
+    /// # Errors
+    /// [`CifarError::InvalidParameter`] naming `pixels`, `labels`, `n_train` or
+    /// `class_names` when the parts do not fit together.
+    pub fn from_memory(
+        pixels: Vec<u8>,
+        labels: Vec<u8>,
+        n_train: usize,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        Split::new(&pixels, &labels)?;
+        if n_train > labels.len() {
+            return Err(CifarError::InvalidParameter {
+                name: "n_train",
+                message: format!("{n_train} training images of {} in all", labels.len()),
+            });
+        }
+        if class_names.len() != N_CLASSES {
+            return Err(CifarError::InvalidParameter {
+                name: "class_names",
+                message: format!("{} names, CIFAR-10 has {N_CLASSES}", class_names.len()),
+            });
+        }
+        Ok(Self::from_parts(
+            pixels,
+            labels,
+            n_train,
+            class_names,
+            PathBuf::from("<memory>"),
+        ))
+    }
+
     /// The training split (50,000 images for the full data set).
     pub fn train(&self) -> Split<'_> {
         Split {

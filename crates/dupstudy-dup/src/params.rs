@@ -25,6 +25,19 @@ pub enum Replacement {
     Without,
 }
 
+impl std::str::FromStr for Replacement {
+    type Err = String;
+
+    /// `with` or `without`.
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        match text {
+            "with" => Ok(Replacement::With),
+            "without" => Ok(Replacement::Without),
+            other => Err(format!("expected `with` or `without`, got `{other}`")),
+        }
+    }
+}
+
 /// Parameters of a duplication draw: D-rate, policy and replacement.
 ///
 /// The D-rate is the number of duplicates as a percentage of the original set size: D-rate

@@ -166,8 +166,8 @@ impl BiasVariance {
     /// Averages over the points in `points` (indices into the test points).
     ///
     /// # Errors
-    /// [`MetricsError::Empty`] if `points` is empty; [`MetricsError::ClassOutOfRange`] (with
-    /// the point count as the bound) for an index out of range.
+    /// [`MetricsError::Empty`] if `points` is empty; [`MetricsError::PointOutOfRange`] for an
+    /// index out of range.
     pub fn summary_over(&self, points: &[usize]) -> Result<BiasVarianceSummary> {
         if points.is_empty() {
             return Err(MetricsError::Empty("bias-variance subset"));
@@ -177,10 +177,10 @@ impl BiasVariance {
             .enumerate()
             .find(|(_, p)| **p >= self.biased.len())
         {
-            return Err(MetricsError::ClassOutOfRange {
+            return Err(MetricsError::PointOutOfRange {
                 index,
-                class: point,
-                n_classes: self.biased.len(),
+                point,
+                n_points: self.biased.len(),
             });
         }
         Ok(self.summarize(points.iter().copied()))

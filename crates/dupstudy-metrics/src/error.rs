@@ -24,6 +24,29 @@ pub enum MetricsError {
         /// Number of classes.
         n_classes: usize,
     },
+    /// A point index is not below the number of points.
+    #[error("point {point} at position {index} is out of range: there are {n_points} points")]
+    PointOutOfRange {
+        /// Position of the bad value.
+        index: usize,
+        /// The value.
+        point: usize,
+        /// Number of points.
+        n_points: usize,
+    },
+    /// An input has fewer values than the computation needs.
+    #[error("{what}: {got} values given, at least {needed} needed")]
+    TooFewValues {
+        /// Which input.
+        what: &'static str,
+        /// The number needed.
+        needed: usize,
+        /// The number given.
+        got: usize,
+    },
+    /// Every value of an input is the same, so no slope can be fitted.
+    #[error("{0}: every value is the same, there is no spread to fit a slope on")]
+    NoSpread(&'static str),
     /// There are no classes.
     #[error("the number of classes must be at least 1")]
     NoClasses,

@@ -26,8 +26,8 @@ impl LinearFit {
     /// freedom).
     ///
     /// # Errors
-    /// [`MetricsError::LengthMismatch`]; [`MetricsError::Empty`] with fewer than 3 points or
-    /// when every `x` is the same; [`MetricsError::NonFinite`].
+    /// [`MetricsError::LengthMismatch`]; [`MetricsError::TooFewValues`] with fewer than 3 points;
+    /// [`MetricsError::NoSpread`] when every `x` is the same; [`MetricsError::NonFinite`].
     pub fn fit(x: &[f64], y: &[f64]) -> Result<Self> {
         if x.len() != y.len() {
             return Err(MetricsError::LengthMismatch {
@@ -43,14 +43,18 @@ impl LinearFit {
         }
         let n = x.len();
         if n < 3 {
-            return Err(MetricsError::Empty("trend needs at least 3 points"));
+            return Err(MetricsError::TooFewValues {
+                what: "trend points",
+                needed: 3,
+                got: n,
+            });
         }
         let nf = n as f64;
         let mean_x = x.iter().sum::<f64>() / nf;
         let mean_y = y.iter().sum::<f64>() / nf;
         let sxx: f64 = x.iter().map(|v| (v - mean_x).powi(2)).sum();
         if sxx <= 0.0 {
-            return Err(MetricsError::Empty("trend x has no spread"));
+            return Err(MetricsError::NoSpread("trend x"));
         }
         let sxy: f64 = x
             .iter()
@@ -113,8 +117,18 @@ mod tests {
 
     #[test]
     fn rejects_degenerate_input() {
-        assert!(LinearFit::fit(&[1.0, 1.0, 1.0], &[0.0, 1.0, 2.0]).is_err());
-        assert!(LinearFit::fit(&[1.0, 2.0], &[0.0, 1.0]).is_err());
+        assert_eq!(
+            LinearFit::fit(&[1.0, 1.0, 1.0], &[0.0, 1.0, 2.0]),
+            Err(MetricsError::NoSpread("trend x"))
+        );
+        assert_eq!(
+            LinearFit::fit(&[1.0, 2.0], &[0.0, 1.0]),
+            Err(MetricsError::TooFewValues {
+                what: "trend points",
+                needed: 3,
+                got: 2
+            })
+        );
         assert!(LinearFit::fit(&[1.0, 2.0, 3.0], &[0.0, 1.0]).is_err());
     }
 }

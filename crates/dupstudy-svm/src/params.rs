@@ -15,6 +15,23 @@ pub enum Gamma {
     Scale,
 }
 
+impl std::str::FromStr for Gamma {
+    type Err = String;
+
+    /// `auto`, `scale`, or a number (checked to be finite and `> 0` when the parameters are
+    /// checked).
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(Gamma::Auto),
+            "scale" => Ok(Gamma::Scale),
+            number => number
+                .parse()
+                .map(Gamma::Value)
+                .map_err(|_| format!("expected `auto`, `scale` or a number > 0, got `{number}`")),
+        }
+    }
+}
+
 impl Gamma {
     /// The value this setting takes on a training matrix with `n_features` columns whose
     /// entries have (population) variance `variance`.

@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything needed to tell how a results folder was made.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     /// Profile name.
     pub profile: String,
@@ -17,6 +17,7 @@ pub struct Manifest {
     /// Seconds since the Unix epoch when the run started.
     pub started_unix: u64,
     /// Seconds the run took (filled in at the end).
+    #[serde(default)]
     pub wall_seconds: Option<f64>,
     /// Seconds the run was estimated to take at its start, for the work not yet done then.
     pub estimated_seconds: f64,
@@ -31,7 +32,7 @@ pub struct Manifest {
 }
 
 /// The machine.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Device {
     /// CPU model.
     pub cpu: String,

@@ -6,36 +6,32 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{Context, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::error::{Result, StudyError};
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
 /// reader (or a rerun after `kill -9`) sees either the old file or the whole new one.
+///
+/// # Errors
+/// [`StudyError::Io`] naming the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no parent folder", path.display()))?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{} has no file name", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(StudyError::io(dir))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(
         ".{name}.{}.{}.tmp",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| -> Result<()> {
-        let mut file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
-        fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+        let mut file = File::create(&tmp).map_err(StudyError::io(&tmp))?;
+        file.write_all(bytes).map_err(StudyError::io(&tmp))?;
+        file.sync_all().map_err(StudyError::io(&tmp))?;
+        fs::rename(&tmp, path).map_err(StudyError::io(path))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -44,19 +40,66 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
+///
+/// # Errors
+/// [`StudyError::Io`] naming the file.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value)?;
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StudyError::Serialize {
+        what: "a results file",
+        source,
+    })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
+}
+
+/// Reads and parses a JSON file that holds `what`.
+///
+/// # Errors
+/// [`StudyError::Io`] or [`StudyError::Corrupt`] naming the file.
+pub fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<T> {
+    let bytes = fs::read(path).map_err(StudyError::io(path))?;
+    serde_json::from_slice(&bytes).map_err(|source| StudyError::Corrupt {
+        path: path.to_path_buf(),
+        what,
+        source,
+    })
 }
 
 /// A short, stable id for a configuration: the first 12 hex digits of the SHA-256 of its
 /// JSON form. Any change to the configuration gives a new id, so a rerun never mixes
 /// results of different settings.
+///
+/// # Errors
+/// [`StudyError::Serialize`] if the value cannot be serialized.
 pub fn config_hash<T: Serialize>(config: &T) -> Result<String> {
-    let json = serde_json::to_vec(config)?;
+    let json = serde_json::to_vec(config).map_err(|source| StudyError::Serialize {
+        what: "a cell configuration",
+        source,
+    })?;
     let digest = Sha256::digest(&json);
     Ok(digest[..6].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A finished cell as stored in `cells/<id>.json`: the id, the cell's configuration, the
+/// study's result fields (flattened, so records written before this type existed stay
+/// readable), the compute time and where and by which code revision it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CellRecord<C, R> {
+    /// The cell id.
+    pub id: String,
+    /// Its configuration.
+    pub spec: C,
+    /// What the cell computed.
+    #[serde(flatten)]
+    pub result: R,
+    /// Wall time of the cell in seconds (including any earlier run it resumed).
+    pub seconds: f64,
+    /// The compute device, when the study records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The code revision that computed it (absent in records from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 /// One folder of finished cells, each `<id>.json`.
@@ -81,10 +124,18 @@ impl Drop for Claim {
 
 impl CellStore {
     /// Opens (creating) the folder.
+    ///
+    /// # Errors
+    /// [`StudyError::Io`] if it cannot be created.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        fs::create_dir_all(&dir).map_err(StudyError::io(&dir))?;
         Ok(Self { dir })
+    }
+
+    /// The folder, without creating it (for reading a results folder that may lack it).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
     }
 
     /// The folder.
@@ -105,36 +156,47 @@ impl CellStore {
     /// Loads finished cell `id`; `None` if it is not finished.
     ///
     /// # Errors
-    /// A cell file that exists but cannot be read or parsed; the message names the file and
-    /// says to delete it to recompute that cell.
+    /// A cell file that exists but cannot be read or parsed ([`StudyError::Corrupt`] names
+    /// the file and says to delete it to recompute that cell).
     pub fn load<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>> {
         let path = self.path(id);
         if !path.is_file() {
             return Ok(None);
         }
-        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let value = serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "cell file {} is not a valid result; delete it to recompute that cell",
-                path.display()
-            )
-        })?;
-        Ok(Some(value))
+        read_json(&path, "cell record").map(Some)
+    }
+
+    /// Loads finished cell `id`, which must be there.
+    ///
+    /// # Errors
+    /// [`StudyError::MissingCell`], or as [`CellStore::load`].
+    pub fn require<T: DeserializeOwned>(&self, id: &str) -> Result<T> {
+        self.load(id)?.ok_or_else(|| StudyError::MissingCell {
+            id: id.to_string(),
+            dir: self.dir.clone(),
+        })
     }
 
     /// Stores finished cell `id` atomically.
+    ///
+    /// # Errors
+    /// [`StudyError::Io`].
     pub fn save<T: Serialize>(&self, id: &str, value: &T) -> Result<()> {
         write_json_atomic(&self.path(id), value)
     }
 
     /// Claims cell `id` for this process, or returns `None` if another live worker holds it.
     /// A claim whose process (same host) no longer runs is taken over.
+    ///
+    /// # Errors
+    /// [`StudyError::Io`] other than the claim existing.
     pub fn try_claim(&self, id: &str) -> Result<Option<Claim>> {
         let path = self.dir.join(format!("{id}.claim"));
         for _ in 0..2 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
-                    writeln!(file, "{} {}", hostname(), std::process::id())?;
+                    writeln!(file, "{} {}", hostname(), std::process::id())
+                        .map_err(StudyError::io(&path))?;
                     return Ok(Some(Claim { path }));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -144,7 +206,7 @@ impl CellStore {
                     }
                     return Ok(None);
                 }
-                Err(e) => return Err(e).with_context(|| format!("claiming {}", path.display())),
+                Err(e) => return Err(StudyError::io(&path)(e)),
             }
         }
         Ok(None)
@@ -177,10 +239,16 @@ fn claim_is_stale(path: &Path) -> bool {
 mod tests {
     use super::*;
 
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("dupstudy-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
     #[test]
     fn atomic_write_replaces_whole_file() {
-        let dir =
-            std::env::temp_dir().join(format!("dupstudy-xtask-atomic-{}", std::process::id()));
+        let dir = scratch("atomic");
         let path = dir.join("a.json");
         write_atomic(&path, b"first").unwrap();
         write_atomic(&path, b"second").unwrap();
@@ -192,7 +260,7 @@ mod tests {
 
     #[test]
     fn claims_exclude_each_other_and_expire_with_their_process() {
-        let dir = std::env::temp_dir().join(format!("dupstudy-xtask-claim-{}", std::process::id()));
+        let dir = scratch("claim");
         let store = CellStore::open(&dir).unwrap();
         let first = store.try_claim("cell").unwrap();
         assert!(first.is_some());
@@ -206,6 +274,13 @@ mod tests {
         )
         .unwrap();
         assert!(store.try_claim("dead").unwrap().is_some());
+        // A live process's claim (this one's) is not.
+        fs::write(
+            dir.join("live.claim"),
+            format!("{} {}\n", hostname(), std::process::id()),
+        )
+        .unwrap();
+        assert!(store.try_claim("live").unwrap().is_none());
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -216,5 +291,38 @@ mod tests {
         assert_eq!(a.len(), 12);
         assert_ne!(a, b);
         assert_eq!(a, config_hash(&("gaussian", 1, 0.5)).unwrap());
+    }
+
+    #[test]
+    fn records_round_trip_and_corrupt_ones_are_named() {
+        #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+        struct Out {
+            accuracy: f64,
+        }
+        let dir = scratch("records");
+        let store = CellStore::open(&dir).unwrap();
+        let record = CellRecord {
+            id: "c".to_string(),
+            spec: 7u32,
+            result: Out { accuracy: 0.5 },
+            seconds: 1.5,
+            device: None,
+            revision: Some("abc".into()),
+        };
+        store.save("c", &record).unwrap();
+        let text = fs::read_to_string(store.path("c")).unwrap();
+        assert!(
+            text.contains("\"accuracy\": 0.5"),
+            "result fields are flattened: {text}"
+        );
+        assert_eq!(store.require::<CellRecord<u32, Out>>("c").unwrap(), record);
+        assert!(matches!(
+            store.require::<CellRecord<u32, Out>>("absent"),
+            Err(StudyError::MissingCell { .. })
+        ));
+        fs::write(store.path("bad"), b"{ not json").unwrap();
+        let err = store.load::<CellRecord<u32, Out>>("bad").unwrap_err();
+        assert!(err.to_string().contains("bad.json"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -7,26 +7,38 @@
 //! paper's code did, on the training data.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use dupstudy_dup::{Duplication, DuplicationParams, Replacement};
+use dupstudy_dup::{DuplicateDraw, Duplication, DuplicationParams, Replacement};
 use dupstudy_gauss::{GaussianClasses, GaussianParams, LabelledPoints};
 use dupstudy_metrics::{BiasVariance, ConfusionMatrix, LinearFit, Summary};
 use dupstudy_svm::{Gamma, Svm, SvmParams};
-use indicatif::ProgressBar;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::claims::{ClaimCheck, Direction, Verdict, fmt_slope, fmt_summary};
-use crate::plot::{self, BandPoint, Curve, MapPanel, Markers, PALETTE, Panel, Series};
-use crate::results::{CellStore, config_hash, write_atomic};
+use super::{ESTIMATE_MARGIN, Tagged, band, capitalize};
+use crate::claims::{
+    ClaimCheck, ClaimSpec, PaperValue, Rule, Unit, Verdict, fmt_slope, fmt_summary,
+};
+use crate::data::DataSet;
+use crate::error::{Result, StudyError};
+use crate::figure::{BandPoint, Color, Curve, Figure, MapPanel, Markers, Panel, Series};
+use crate::profile::{Env, PolicyName, Profile, Request};
+use crate::report::Section;
 use crate::seeding;
+use crate::store::{CellRecord, config_hash};
+use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
+use crate::table::{Estimate as Value, Row, Table};
 
 /// Bumped when a change alters what a cell computes, so old cells are not reused.
 const CELL_VERSION: u32 = 1;
+/// The study's name.
+const NAME: &str = "gaussian";
+
+/// The Gaussian study.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GaussianStudy;
 
 /// How duplicates are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -92,17 +104,15 @@ pub struct Plan {
     pub setting: Setting,
     /// Seeds `0..seeds`.
     pub seeds: u64,
-    /// D-rates in percent (0 = the original data).
+    /// D-rates in percent (0 = the original data), ascending.
     pub d_rates: Vec<f64>,
     /// Duplication policies.
     pub policies: Vec<Policy>,
 }
 
-/// One cell's configuration; its id is derived from all of it.
+/// One cell's configuration; its id is derived from all of it (and the study's name).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellSpec {
-    /// Always `gaussian`.
-    pub study: String,
     /// `None` for an original (no duplicates) cell.
     pub policy: Option<Policy>,
     /// D-rate in percent (0 for an original cell).
@@ -115,28 +125,9 @@ pub struct CellSpec {
     pub version: u32,
 }
 
-impl CellSpec {
-    /// `gaussian-<policy|original>-d<rate>-s<seed>-<hash of everything>`.
-    pub fn id(&self) -> Result<String> {
-        let policy = self
-            .policy
-            .map_or_else(|| "original".to_string(), |p| p.label());
-        Ok(format!(
-            "gaussian-{policy}-d{}-s{}-{}",
-            self.d_rate,
-            self.seed,
-            config_hash(self)?
-        ))
-    }
-}
-
-/// A finished cell, as stored in `cells/<id>.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CellRecord {
-    /// The cell id.
-    pub id: String,
-    /// Its configuration.
-    pub spec: CellSpec,
+/// What a cell computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
     /// Duplicates drawn from class -1 and class +1.
     pub duplicates_per_class: Vec<usize>,
     /// Share of the duplicates drawn from class +1 (`None` without duplicates).
@@ -155,36 +146,209 @@ pub struct CellRecord {
     pub dual_objective: f64,
     /// Whether SMO converged.
     pub converged: bool,
-    /// Wall time of the cell, seconds.
-    pub seconds: f64,
     /// Test-set predictions, one bit per point (1 = class +1), as hex.
     pub test_predictions: String,
 }
 
+/// A stored Gaussian cell.
+pub type Record = CellRecord<CellSpec, CellResult>;
+
 /// Everything the cells share, built once.
-struct StudyContext {
+pub struct Context {
     classes: GaussianClasses,
     test: LabelledPoints,
     svm: Svm,
 }
 
+/// The claims of the Gaussian study, with the paper's numbers (Section 4.1).
+pub const CLAIMS: &[ClaimSpec] = &[
+    ClaimSpec {
+        id: "G1",
+        words: "Uniform duplication at D-rate 50 (D-ratio +1 near 50 %) increases overall accuracy",
+        paper: PaperValue::Text("+3 points (one run)"),
+        measure: "Δ overall accuracy at D-rate 50, paired by seed",
+        rule: Rule::Positive,
+        unit: Unit::Points,
+        margin_reason: None,
+    },
+    ClaimSpec {
+        id: "G2",
+        words: "Uniform duplication generally has a positive effect on accuracy",
+        paper: PaperValue::Text("qualitative (Fig. 1a)"),
+        measure: "Δ overall accuracy, per seed the mean over D-rates > 0",
+        rule: Rule::Positive,
+        unit: Unit::Points,
+        margin_reason: None,
+    },
+    ClaimSpec {
+        id: "G3",
+        words: "When D-ratio +1 deviates from 50 %, the class with more duplicates gains and the other loses",
+        paper: PaperValue::Text("D-rate 30: D-ratio 58 %, +1: 54→61 %, −1: 87→77 % (one run)"),
+        measure: "slope of (Δacc+1 − Δacc−1) on (D-ratio+1 − 0.5), every seed and D-rate",
+        rule: Rule::Positive,
+        unit: Unit::PointsPer10DRatio,
+        margin_reason: None,
+    },
+    ClaimSpec {
+        id: "G4",
+        words: "Uniform duplicates move per-class and overall accuracy by at most about 10 points",
+        paper: PaperValue::Text("within ~10 % (Fig. 1a)"),
+        measure: "every Δ (class −1, class +1, overall) at every D-rate",
+        rule: Rule::Within(0.10),
+        unit: Unit::Points,
+        margin_reason: Some(
+            "10 points is the paper's own bound (\"within approximately the range of up to 10 %\"); it holds when every interval of every class and D-rate lies inside ±10 points, and fails when any lies wholly outside",
+        ),
+    },
+    ClaimSpec {
+        id: "G5",
+        words: "Increasing uniform duplication does not necessarily enhance generalization",
+        paper: PaperValue::Text("qualitative (Fig. 1a)"),
+        measure: "slope of Δ overall accuracy against D-rate",
+        rule: Rule::NoGainBeyond(0.0001),
+        unit: Unit::PointsPer10DRate,
+        margin_reason: Some(
+            "0.1 points per 10 D-rate adds up to under 1 point over D-rates 0–90, the size of step the paper calls \"only small improvements\" on CIFAR-10 (74.12 → 75.11 %)",
+        ),
+    },
+    ClaimSpec {
+        id: "G6",
+        words: "Class-weighted duplication raises the accuracy of the favoured class +1",
+        paper: PaperValue::Change {
+            d_rate: 40.0,
+            from: 67.0,
+            to: 83.0,
+        },
+        measure: "Δ class +1 accuracy, per seed the mean over D-rates > 0",
+        rule: Rule::Positive,
+        unit: Unit::Points,
+        margin_reason: None,
+    },
+    ClaimSpec {
+        id: "G7",
+        words: "… and lowers the accuracy of class −1",
+        paper: PaperValue::Change {
+            d_rate: 40.0,
+            from: 85.0,
+            to: 61.0,
+        },
+        measure: "Δ class −1 accuracy, per seed the mean over D-rates > 0",
+        rule: Rule::Negative,
+        unit: Unit::Points,
+        margin_reason: None,
+    },
+    ClaimSpec {
+        id: "G8",
+        words: "… and lowers overall accuracy",
+        paper: PaperValue::Change {
+            d_rate: 40.0,
+            from: 76.0,
+            to: 72.0,
+        },
+        measure: "Δ overall accuracy, per seed the mean over D-rates > 0",
+        rule: Rule::Negative,
+        unit: Unit::Points,
+        margin_reason: None,
+    },
+    ClaimSpec {
+        id: "G9",
+        words: "More class-weighted duplication decreases overall accuracy further",
+        paper: PaperValue::Text("qualitative (Fig. 2a)"),
+        measure: "slope of Δ overall accuracy against D-rate",
+        rule: Rule::Negative,
+        unit: Unit::PointsPer10DRate,
+        margin_reason: None,
+    },
+    ClaimSpec {
+        id: "P1",
+        words: "Proposition 1: duplication biases the model towards the duplicated class; the variance of the duplicated class falls while that of the other may rise",
+        paper: PaperValue::Text("stated, not measured"),
+        measure: "duplicated − original 0-1 bias on class −1 points and variance on class +1 points at the largest D-rate, bootstrap over seeds",
+        rule: Rule::Positive,
+        unit: Unit::Share,
+        margin_reason: None,
+    },
+];
+
+fn claim(id: &str) -> &'static ClaimSpec {
+    CLAIMS.iter().find(|c| c.id == id).unwrap_or(&CLAIMS[0])
+}
+
 impl Plan {
+    /// The plan of a profile, with the flags' overrides, validated.
+    ///
+    /// # Errors
+    /// An invalid value, naming its flag.
+    pub fn from_request(request: &Request) -> Result<Self> {
+        let o = &request.overrides;
+        let (seeds, test_per_class, d_rates) = match request.profile {
+            Profile::Smoke => (5, 1_000, vec![0.0, 30.0, 60.0, 90.0]),
+            Profile::Quick | Profile::Paper | Profile::Full => {
+                (100, 10_000, (0..10).map(|k| 10.0 * f64::from(k)).collect())
+            }
+        };
+        let p_plus = o.weighted_p_plus.clone().unwrap_or_else(|| vec![0.7, 0.8]);
+        let names = o
+            .policy
+            .clone()
+            .unwrap_or_else(|| vec![PolicyName::Uniform, PolicyName::Weighted]);
+        let mut policies = Vec::new();
+        for name in names {
+            match name {
+                PolicyName::Uniform => policies.push(Policy::Uniform),
+                PolicyName::Weighted => {
+                    policies.extend(p_plus.iter().map(|&p| Policy::Weighted { p_plus: p }));
+                }
+            }
+        }
+        let mut d_rates = o.d_rates.clone().unwrap_or(d_rates);
+        d_rates.sort_by(f64::total_cmp);
+        d_rates.dedup();
+        let plan = Plan {
+            setting: Setting {
+                train_per_class: o.train_per_class.unwrap_or(100),
+                test_per_class: o.test_per_class.unwrap_or(test_per_class),
+                test_seed: 0,
+                replacement: o.replacement.unwrap_or(Replacement::With),
+                c: o.c.unwrap_or(1.0),
+                gamma: o.gamma.unwrap_or(Gamma::Auto),
+            },
+            seeds: o.seeds.unwrap_or(seeds),
+            d_rates,
+            policies,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
     /// Checks the plan before any work starts; errors name the flag.
+    ///
+    /// # Errors
+    /// [`StudyError::InvalidParameter`].
     pub fn validate(&self) -> Result<()> {
         if self.seeds == 0 {
-            bail!("--seeds must be at least 1");
+            return Err(StudyError::invalid("--seeds", "must be at least 1"));
         }
         if self.d_rates.is_empty() {
-            bail!("--d-rates must list at least one D-rate");
+            return Err(StudyError::invalid(
+                "--d-rates",
+                "must list at least one D-rate",
+            ));
         }
         if self.policies.is_empty() {
-            bail!("--policy must name at least one policy (uniform, weighted)");
+            return Err(StudyError::invalid(
+                "--policy",
+                "must name at least one policy (uniform, weighted)",
+            ));
         }
         for p in &self.policies {
             if let Policy::Weighted { p_plus } = p
                 && !(0.0..=1.0).contains(p_plus)
             {
-                bail!("--weighted-p-plus values must lie in [0, 1], got {p_plus}");
+                return Err(StudyError::invalid(
+                    "--weighted-p-plus",
+                    format!("values must lie in [0, 1], got {p_plus}"),
+                ));
             }
         }
         for &d in &self.d_rates {
@@ -192,16 +356,24 @@ impl Plan {
                 .d_rate(d)
                 .replacement(self.setting.replacement)
                 .check()
-                .with_context(|| format!("--d-rates: {d} is not a valid D-rate"))?;
+                .map_err(|e| {
+                    StudyError::invalid("--d-rates", format!("{d} is not a valid D-rate: {e}"))
+                })?;
         }
         if self.setting.test_per_class == 0 {
-            bail!("--test-per-class must be at least 1");
+            return Err(StudyError::invalid(
+                "--test-per-class",
+                "must be at least 1",
+            ));
         }
         GaussianParams::default()
             .count_per_class(self.setting.train_per_class)
             .check()
-            .context("--train-per-class must be at least 1")?;
-        self.svm().context("SVM parameters (--c, --gamma)")?;
+            .map_err(|e| {
+                StudyError::invalid("--train-per-class", format!("must be at least 1 ({e})"))
+            })?;
+        self.svm()
+            .map_err(|e| StudyError::invalid("--c, --gamma", e.to_string()))?;
         Ok(())
     }
 
@@ -216,7 +388,6 @@ impl Plan {
     /// Every cell of the plan, original cells first.
     pub fn cells(&self) -> Vec<CellSpec> {
         let spec = |policy, d_rate, seed| CellSpec {
-            study: "gaussian".into(),
             policy,
             d_rate,
             seed,
@@ -234,14 +405,20 @@ impl Plan {
         cells
     }
 
-    fn context(&self) -> Result<StudyContext> {
+    /// The shared context: the classes, the test set and the SVM.
+    ///
+    /// # Errors
+    /// Invalid parameters.
+    pub fn context(&self) -> Result<Context> {
         let classes = GaussianParams::default()
             .count_per_class(self.setting.train_per_class)
             .check()?;
         let n = self.setting.test_per_class;
-        let key = format!("gaussian/test/n={n}/seed={}", self.setting.test_seed);
-        let test = classes.sample_counts(&[n, n], &mut seeding::stream(&key))?;
-        Ok(StudyContext {
+        let test = classes.sample_counts(
+            &[n, n],
+            &mut seeding::gaussian_test(n, self.setting.test_seed),
+        )?;
+        Ok(Context {
             classes,
             test,
             svm: self.svm()?,
@@ -249,45 +426,69 @@ impl Plan {
     }
 }
 
-/// The original training draw of a seed.
-fn original_data(classes: &GaussianClasses, setting: &Setting, seed: u64) -> LabelledPoints {
-    let key = format!("gaussian/train/n={}/seed={seed}", setting.train_per_class);
-    classes.sample(&mut seeding::stream(&key))
+impl CellSpec {
+    /// `gaussian-<policy|original>-d<rate>-s<seed>-<hash of everything>`.
+    ///
+    /// # Errors
+    /// Serialization.
+    pub fn id(&self) -> Result<String> {
+        let policy = self
+            .policy
+            .map_or_else(|| "original".to_string(), |p| p.label());
+        let hash = config_hash(&Tagged {
+            study: NAME,
+            spec: self,
+        })?;
+        Ok(format!(
+            "{NAME}-{policy}-d{}-s{}-{hash}",
+            self.d_rate, self.seed
+        ))
+    }
 }
 
-fn run_cell(spec: &CellSpec, ctx: &StudyContext) -> Result<CellRecord> {
-    let start = Instant::now();
-    let id = spec.id()?;
+/// The original training draw of a seed.
+fn original_data(classes: &GaussianClasses, setting: &Setting, seed: u64) -> LabelledPoints {
+    classes.sample(&mut seeding::gaussian_train(setting.train_per_class, seed))
+}
+
+/// The duplicates of `policy` at `d_rate` drawn for the original data of `seed`, and the
+/// training set with them appended: the cells and the boundary figure share this draw.
+fn duplicated_data(
+    original: &LabelledPoints,
+    policy: Policy,
+    d_rate: f64,
+    setting: &Setting,
+    seed: u64,
+) -> Result<(DuplicateDraw, LabelledPoints)> {
+    let sampler = DuplicationParams::default()
+        .d_rate(d_rate)
+        .policy(policy.duplication())
+        .replacement(setting.replacement)
+        .check()?;
+    let mut rng =
+        seeding::gaussian_duplicates(&policy.label(), d_rate, setting.train_per_class, seed);
+    let draw = sampler.draw(original.classes(), &mut rng)?;
+    let fitted = original
+        .with_appended(&draw.indices)
+        .ok_or_else(|| StudyError::Cell {
+            id: format!("{}-d{d_rate}-s{seed}", policy.label()),
+            message: "a drawn duplicate index lies outside the original points".into(),
+        })?;
+    Ok((draw, fitted))
+}
+
+fn run_cell(spec: &CellSpec, ctx: &Context) -> Result<CellResult> {
     let original = original_data(&ctx.classes, &spec.setting, spec.seed);
     let (fitted, per_class, d_ratio_plus) = match spec.policy {
         None => (original.clone(), vec![0, 0], None),
         Some(policy) => {
-            let sampler = DuplicationParams::default()
-                .d_rate(spec.d_rate)
-                .policy(policy.duplication())
-                .replacement(spec.setting.replacement)
-                .check()?;
-            let key = format!(
-                "gaussian/duplicates/{}/d_rate={}/n={}/seed={}",
-                policy.label(),
-                spec.d_rate,
-                spec.setting.train_per_class,
-                spec.seed
-            );
-            let draw = sampler
-                .draw(original.classes(), &mut seeding::stream(&key))
-                .with_context(|| format!("drawing duplicates for cell {id}"))?;
-            let fitted = original
-                .with_appended(&draw.indices)
-                .context("duplicate index out of range")?;
+            let (draw, fitted) =
+                duplicated_data(&original, policy, spec.d_rate, &spec.setting, spec.seed)?;
             let ratio = draw.d_ratio(1);
             (fitted, draw.per_class, ratio)
         }
     };
-    let model = ctx
-        .svm
-        .fit(fitted.features(), &fitted.labels())
-        .with_context(|| format!("fitting cell {id}"))?;
+    let model = ctx.svm.fit(fitted.features(), &fitted.labels())?;
     let classify = |points: &LabelledPoints| -> Result<(ConfusionMatrix, Vec<usize>)> {
         let predicted: Vec<usize> = model
             .predict(points.features())?
@@ -302,9 +503,7 @@ fn run_cell(spec: &CellSpec, ctx: &StudyContext) -> Result<CellRecord> {
     let (test, test_predicted) = classify(&ctx.test)?;
     let (train_original, _) = classify(&original)?;
     let (train_fitted, _) = classify(&fitted)?;
-    Ok(CellRecord {
-        id,
-        spec: spec.clone(),
+    Ok(CellResult {
         duplicates_per_class: per_class,
         d_ratio_plus,
         test,
@@ -314,7 +513,6 @@ fn run_cell(spec: &CellSpec, ctx: &StudyContext) -> Result<CellRecord> {
         iterations: model.iterations(),
         dual_objective: model.dual_objective(),
         converged: model.converged(),
-        seconds: start.elapsed().as_secs_f64(),
         test_predictions: pack_bits(&test_predicted),
     })
 }
@@ -332,18 +530,24 @@ fn pack_bits(classes: &[usize]) -> String {
         .collect()
 }
 
-fn unpack_bits(hex: &str, n: usize) -> Result<Vec<u8>> {
+fn unpack_bits(id: &str, hex: &str, n: usize) -> Result<Vec<u8>> {
+    let bad = |message: String| StudyError::Cell {
+        id: id.to_string(),
+        message,
+    };
     if hex.len() != n.div_ceil(8) * 2 {
-        bail!(
-            "packed predictions hold {} hex digits, expected {}",
+        return Err(bad(format!(
+            "packed predictions hold {} hex digits, expected {} for {n} test points",
             hex.len(),
             n.div_ceil(8) * 2
-        );
+        )));
     }
     let mut out = Vec::with_capacity(n);
     for i in 0..n.div_ceil(8) {
-        let byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .context("packed predictions are not hex")?;
+        let byte = hex
+            .get(2 * i..2 * i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or_else(|| bad(format!("packed predictions are not hex at digit {}", 2 * i)))?;
         for k in 0..8 {
             if out.len() < n {
                 out.push((byte >> k) & 1);
@@ -354,95 +558,103 @@ fn unpack_bits(hex: &str, n: usize) -> Result<Vec<u8>> {
 }
 
 /// Aggregating the study (bootstrap, tables, figures) took 2.1 s after 9–10 s of cells on
-/// the 2-core development machine; estimates add this share of the cells' time for it (with
-/// room for run-to-run variation).
+/// the 2-core development machine; estimates add this share of the cells' time for it.
 const AGGREGATION_SHARE: f64 = 0.4;
 
-/// Estimated seconds for the cells of `plan` not yet in `store`, and the report: the
-/// slowest kind of pending cell (largest D-rate) is timed in parallel as the run would do,
-/// a dozen per worker thread, not saved; every pending cell is assumed to take as long, and
-/// [`AGGREGATION_SHARE`] is added.
-pub fn estimate_seconds(plan: &Plan, store: &CellStore, threads: usize) -> Result<f64> {
-    let cells = plan.cells();
-    let mut pending = Vec::new();
-    for cell in &cells {
-        if !store.is_done(&cell.id()?) {
-            pending.push(cell);
-        }
-    }
-    if pending.is_empty() {
-        return Ok(0.0);
-    }
-    let mut probes = pending.clone();
-    probes.sort_by(|a, b| b.d_rate.total_cmp(&a.d_rate));
-    probes.truncate(12 * threads.max(1));
-    let ctx = plan.context()?;
-    let start = Instant::now();
-    probes
-        .par_iter()
-        .try_for_each(|cell| run_cell(cell, &ctx).map(drop))?;
-    let per_cell = start.elapsed().as_secs_f64() / probes.len() as f64;
-    Ok((1.0 + AGGREGATION_SHARE) * per_cell * pending.len() as f64)
-}
+impl Study for GaussianStudy {
+    type Plan = Plan;
+    type Cell = CellSpec;
+    type Result = CellResult;
+    type Context = Context;
 
-/// Runs every unfinished cell of `plan` in parallel, each saved as soon as it finishes.
-/// Returns the number of cells computed now (the rest were already done).
-pub fn run_cells(plan: &Plan, store: &CellStore, progress: &ProgressBar) -> Result<usize> {
-    let ctx = plan.context()?;
-    let cells = plan.cells();
-    let ids: Vec<String> = cells.iter().map(CellSpec::id).collect::<Result<_>>()?;
-    let pending: Vec<(&CellSpec, &String)> = cells
-        .iter()
-        .zip(&ids)
-        .filter(|(_, id)| !store.is_done(id))
-        .collect();
-    progress.set_length(cells.len() as u64);
-    progress.set_position((cells.len() - pending.len()) as u64);
-    tracing::info!(
-        total = cells.len(),
-        pending = pending.len(),
-        "gaussian cells"
-    );
-    pending
-        .par_iter()
-        .try_for_each(|(spec, id)| -> Result<()> {
-            let Some(_claim) = store.try_claim(id)? else {
-                // Another worker holds it.
-                progress.inc(1);
-                return Ok(());
-            };
-            if !store.is_done(id) {
-                let record = run_cell(spec, &ctx)?;
-                store.save(id, &record)?;
-            }
-            progress.inc(1);
-            Ok(())
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn title(&self) -> &'static str {
+        "Gaussian data and an RBF SVM (paper Section 4.1, Figures 1–2)"
+    }
+
+    fn plan(&self, request: &Request, _data: Option<&DataSet>) -> Result<Plan> {
+        Plan::from_request(request)
+    }
+
+    fn describe(&self, plan: &Plan) -> String {
+        format!(
+            "{} seeds x [1 original + {} policies x {} D-rates > 0], {} test points",
+            plan.seeds,
+            plan.policies.len(),
+            plan.d_rates.iter().filter(|&&d| d > 0.0).count(),
+            2 * plan.setting.test_per_class
+        )
+    }
+
+    fn cells(&self, plan: &Plan) -> Vec<CellSpec> {
+        plan.cells()
+    }
+
+    fn cell_id(&self, cell: &CellSpec) -> Result<String> {
+        cell.id()
+    }
+
+    fn parallel_cells(&self) -> bool {
+        true
+    }
+
+    fn single_unit(&self, plan: &Plan) -> Result<Option<String>> {
+        Ok(Some(format!("gaussian-study-{}", config_hash(plan)?)))
+    }
+
+    fn context(&self, plan: &Plan, _env: &Env) -> Result<Context> {
+        plan.context()
+    }
+
+    /// The slowest kind of pending cell (largest D-rate) is timed in parallel as the run
+    /// would do, a dozen per worker thread, not saved; every pending cell is assumed to
+    /// take as long, and [`AGGREGATION_SHARE`] and the margin are added.
+    fn estimate(&self, _plan: &Plan, ctx: &Context, pending: &[&CellSpec]) -> Result<Estimate> {
+        let mut probes = pending.to_vec();
+        probes.sort_by(|a, b| b.d_rate.total_cmp(&a.d_rate));
+        probes.truncate(12 * rayon::current_num_threads().max(1));
+        let start = Instant::now();
+        probes
+            .par_iter()
+            .try_for_each(|cell| run_cell(cell, ctx).map(drop))?;
+        let per_cell = start.elapsed().as_secs_f64() / probes.len().max(1) as f64;
+        Ok(Estimate {
+            seconds: ESTIMATE_MARGIN * (1.0 + AGGREGATION_SHARE) * per_cell * pending.len() as f64,
+            detail: format!(
+                "{:.2} ms per slowest cell on {} threads",
+                1000.0 * per_cell,
+                rayon::current_num_threads()
+            ),
+        })
+    }
+
+    fn run_cell(
+        &self,
+        ctx: &Context,
+        cell: &CellSpec,
+        _io: &CellIo<'_>,
+    ) -> Result<Computed<CellResult>> {
+        let start = Instant::now();
+        let result = run_cell(cell, ctx).map_err(|e| StudyError::Cell {
+            id: cell.id().unwrap_or_default(),
+            message: e.to_string(),
         })?;
-    Ok(pending.len())
-}
-
-/// Per-class and overall accuracy of one cell for one evaluation.
-#[derive(Debug, Clone, Copy)]
-struct Accuracies {
-    minus: f64,
-    plus: f64,
-    overall: f64,
-}
-
-impl Accuracies {
-    fn of(m: &ConfusionMatrix) -> Self {
-        Self {
-            minus: m.class_accuracy(0).unwrap_or(f64::NAN),
-            plus: m.class_accuracy(1).unwrap_or(f64::NAN),
-            overall: m.accuracy().unwrap_or(f64::NAN),
-        }
+        Ok(Computed {
+            result,
+            seconds: start.elapsed().as_secs_f64(),
+            device: None,
+        })
     }
-    fn get(&self, metric: Metric) -> f64 {
-        match metric {
-            Metric::Minus => self.minus,
-            Metric::Plus => self.plus,
-            Metric::Overall => self.overall,
-        }
+
+    fn claims(&self) -> &'static [ClaimSpec] {
+        CLAIMS
+    }
+
+    fn summarize(&self, plan: &Plan, records: &[Record]) -> Result<StudySummary> {
+        summarize(plan, records)
     }
 }
 
@@ -494,27 +706,49 @@ impl Evaluation {
     }
 }
 
-/// Per-seed accuracies of the original and duplicated models of one (policy, D-rate).
-struct PointData {
-    d_rate: f64,
-    original: Vec<[Accuracies; 2]>,
-    duplicated: Vec<[Accuracies; 2]>,
-    d_ratio_plus: Vec<f64>,
-    predictions: Vec<Vec<u8>>,
+/// Per-class and overall accuracy of one confusion matrix.
+#[derive(Debug, Clone, Copy)]
+struct Accuracies {
+    minus: f64,
+    plus: f64,
+    overall: f64,
 }
 
-impl PointData {
-    fn values(&self, model: Model, eval: Evaluation, metric: Metric) -> Vec<f64> {
-        let e = eval as usize;
-        match model {
-            Model::Original => self.original.iter().map(|a| a[e].get(metric)).collect(),
-            Model::Duplicated => self.duplicated.iter().map(|a| a[e].get(metric)).collect(),
-            Model::Delta => self
-                .original
-                .iter()
-                .zip(&self.duplicated)
-                .map(|(o, d)| d[e].get(metric) - o[e].get(metric))
-                .collect(),
+impl Accuracies {
+    fn of(m: &ConfusionMatrix) -> Self {
+        Self {
+            minus: m.class_accuracy(0).unwrap_or(f64::NAN),
+            plus: m.class_accuracy(1).unwrap_or(f64::NAN),
+            overall: m.accuracy().unwrap_or(f64::NAN),
+        }
+    }
+    fn get(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Minus => self.minus,
+            Metric::Plus => self.plus,
+            Metric::Overall => self.overall,
+        }
+    }
+}
+
+/// The accuracies of one cell on the test set and on the original training points.
+#[derive(Debug, Clone, Copy)]
+struct CellAccuracies {
+    test: Accuracies,
+    train: Accuracies,
+}
+
+impl CellAccuracies {
+    fn of(r: &CellResult) -> Self {
+        Self {
+            test: Accuracies::of(&r.test),
+            train: Accuracies::of(&r.train_original),
+        }
+    }
+    fn get(&self, eval: Evaluation, metric: Metric) -> f64 {
+        match eval {
+            Evaluation::Test => self.test.get(metric),
+            Evaluation::Train => self.train.get(metric),
         }
     }
 }
@@ -538,43 +772,47 @@ impl Model {
     }
 }
 
-/// Bias-variance terms of one (policy, D-rate) or of the original models.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Per-seed accuracies of the original and duplicated models of one (policy, D-rate).
+struct PointData {
+    d_rate: f64,
+    original: Vec<CellAccuracies>,
+    duplicated: Vec<CellAccuracies>,
+    d_ratio_plus: Vec<f64>,
+    predictions: Vec<Vec<u8>>,
+}
+
+impl PointData {
+    fn values(&self, model: Model, eval: Evaluation, metric: Metric) -> Vec<f64> {
+        match model {
+            Model::Original => self.original.iter().map(|a| a.get(eval, metric)).collect(),
+            Model::Duplicated => self
+                .duplicated
+                .iter()
+                .map(|a| a.get(eval, metric))
+                .collect(),
+            Model::Delta => self
+                .original
+                .iter()
+                .zip(&self.duplicated)
+                .map(|(o, d)| d.get(eval, metric) - o.get(eval, metric))
+                .collect(),
+        }
+    }
+}
+
+/// Bias-variance terms (class -1 points, class +1 points, all points).
+#[derive(Debug, Clone, Copy)]
 struct BvTerms {
     bias: [f64; 3],
     variance: [f64; 3],
     loss: [f64; 3],
 }
 
-/// What the report needs from the Gaussian study.
-pub struct Outcome {
-    /// The report section, markdown.
-    pub report: String,
-    /// Claim checks, for the overall verdict table.
-    pub claims: Vec<ClaimCheck>,
-    /// Total compute seconds over all cells.
-    pub cell_seconds: f64,
-}
-
-/// Loads every cell of the plan, writes `summary.csv`, the figures and returns the report
-/// section.
-pub fn aggregate(
-    plan: &Plan,
-    store: &CellStore,
-    out_dir: &Path,
-    figure_prefix: &str,
-) -> Result<Outcome> {
+fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
     let ctx = plan.context()?;
-    let mut by_key: BTreeMap<String, CellRecord> = BTreeMap::new();
-    for spec in plan.cells() {
-        let id = spec.id()?;
-        let record: CellRecord = store
-            .load(&id)?
-            .with_context(|| format!("cell {id} is missing from {}", store.dir().display()))?;
-        by_key.insert(id, record);
-    }
-    let cell_seconds: f64 = by_key.values().map(|r| r.seconds).sum();
-    let non_converged = by_key.values().filter(|r| !r.converged).count();
+    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let cell_seconds: f64 = records.iter().map(|r| r.seconds).sum();
+    let non_converged = records.iter().filter(|r| !r.result.converged).count();
     let n_test = ctx.test.len();
     let test_classes = ctx.test.classes().to_vec();
     let bayes_classes: Vec<usize> = (0..n_test)
@@ -586,9 +824,8 @@ pub fn aggregate(
     let bayes_accuracy = ConfusionMatrix::from_predictions(&test_classes, &bayes_classes, 2)?;
     let bayes: Vec<u8> = bayes_classes.iter().map(|&c| u8::from(c == 1)).collect();
 
-    let find = |policy: Option<Policy>, d_rate: f64, seed: u64| -> Result<&CellRecord> {
+    let find = |policy: Option<Policy>, d_rate: f64, seed: u64| -> Result<&Record> {
         let spec = CellSpec {
-            study: "gaussian".into(),
             policy,
             d_rate,
             seed,
@@ -596,18 +833,20 @@ pub fn aggregate(
             version: CELL_VERSION,
         };
         let id = spec.id()?;
-        by_key
-            .get(&id)
-            .with_context(|| format!("cell {id} missing"))
+        by_id
+            .get(id.as_str())
+            .copied()
+            .ok_or(StudyError::MissingCell {
+                id,
+                dir: std::path::PathBuf::from("the records given"),
+            })
     };
-    let accs = |r: &CellRecord| [Accuracies::of(&r.test), Accuracies::of(&r.train_original)];
-
-    let originals: Vec<&CellRecord> = (0..plan.seeds)
+    let originals: Vec<&Record> = (0..plan.seeds)
         .map(|s| find(None, 0.0, s))
         .collect::<Result<_>>()?;
     let original_predictions: Vec<Vec<u8>> = originals
         .iter()
-        .map(|r| unpack_bits(&r.test_predictions, n_test))
+        .map(|r| unpack_bits(&r.id, &r.result.test_predictions, n_test))
         .collect::<Result<_>>()?;
     let class_points: [Vec<usize>; 2] =
         [0, 1].map(|c| (0..n_test).filter(|&i| test_classes[i] == c).collect());
@@ -626,15 +865,13 @@ pub fn aggregate(
     };
     let bv_original = bv_terms(&original_predictions)?;
 
-    let mut csv =
-        String::from("study,policy,d_rate,model,evaluation,metric,n,mean,std,ci95_low,ci95_high\n");
-    let mut section = String::new();
+    let mut table = Table::default();
     let mut claims = Vec::new();
     let mut all_points: Vec<(Policy, Vec<PointData>, Vec<BvTerms>)> = Vec::new();
-    let mut d_rates = plan.d_rates.clone();
-    d_rates.sort_by(f64::total_cmp);
-
+    let d_rates = plan.d_rates.clone();
+    let top = d_rates.last().copied().unwrap_or(0.0);
     for &policy in &plan.policies {
+        let series = policy.label();
         let mut points = Vec::new();
         let mut bvs = Vec::new();
         for &d_rate in &d_rates {
@@ -652,97 +889,108 @@ pub fn aggregate(
                 } else {
                     original
                 };
-                data.original.push(accs(original));
-                data.duplicated.push(accs(dup));
-                if let Some(r) = dup.d_ratio_plus {
+                data.original.push(CellAccuracies::of(&original.result));
+                data.duplicated.push(CellAccuracies::of(&dup.result));
+                if let Some(r) = dup.result.d_ratio_plus {
                     data.d_ratio_plus.push(r);
                 }
                 data.predictions.push(if d_rate > 0.0 {
-                    unpack_bits(&dup.test_predictions, n_test)?
+                    unpack_bits(&dup.id, &dup.result.test_predictions, n_test)?
                 } else {
                     original_predictions[seed as usize].clone()
                 });
             }
             bvs.push(bv_terms(&data.predictions)?);
+            let mut row = |arm, evaluation, metric, estimate| {
+                table.push(Row {
+                    study: NAME,
+                    series: series.clone(),
+                    d_rate,
+                    arm,
+                    evaluation,
+                    metric,
+                    estimate,
+                });
+            };
             for model in [Model::Original, Model::Duplicated, Model::Delta] {
                 for eval in Evaluation::ALL {
                     for metric in Metric::ALL {
                         let s = Summary::of(&data.values(model, eval, metric))?;
-                        csv.push_str(&csv_row(
-                            &policy.label(),
-                            d_rate,
-                            model.name(),
-                            eval.name(),
-                            metric.name(),
-                            &s,
-                        ));
+                        row(model.name(), eval.name(), metric.name(), Value::of(&s));
                     }
                 }
             }
             if !data.d_ratio_plus.is_empty() {
                 let s = Summary::of(&data.d_ratio_plus)?;
-                csv.push_str(&csv_row(
-                    &policy.label(),
-                    d_rate,
-                    "duplicated",
-                    "duplicates",
-                    "d_ratio_plus1",
-                    &s,
-                ));
+                row("duplicated", "duplicates", "d_ratio_plus1", Value::of(&s));
             }
             let bv = bvs.last().copied().unwrap_or(bv_original);
-            for (k, part) in ["minus1", "plus1", "all"].iter().enumerate() {
-                for (what, value) in [
-                    ("bias", bv.bias[k]),
-                    ("variance", bv.variance[k]),
-                    ("loss", bv.loss[k]),
-                ] {
-                    csv.push_str(&format!(
-                        "gaussian,{},{d_rate},duplicated,test_vs_bayes,bv_{what}_{part},{},{value},,,\n",
-                        policy.label(),
-                        plan.seeds
-                    ));
-                }
+            const BV_METRICS: [[&str; 3]; 3] = [
+                ["bv_bias_minus1", "bv_variance_minus1", "bv_loss_minus1"],
+                ["bv_bias_plus1", "bv_variance_plus1", "bv_loss_plus1"],
+                ["bv_bias_all", "bv_variance_all", "bv_loss_all"],
+            ];
+            for (k, names) in BV_METRICS.iter().enumerate() {
+                let n = plan.seeds as usize;
+                row(
+                    "duplicated",
+                    "test_vs_bayes",
+                    names[0],
+                    Value::value(n, bv.bias[k]),
+                );
+                row(
+                    "duplicated",
+                    "test_vs_bayes",
+                    names[1],
+                    Value::value(n, bv.variance[k]),
+                );
+                row(
+                    "duplicated",
+                    "test_vs_bayes",
+                    names[2],
+                    Value::value(n, bv.loss[k]),
+                );
             }
             // Keep predictions only where the Proposition 1 check needs them (the largest
-            // D-rate); they take n_seeds x n_test words each.
-            if d_rate < d_rates[d_rates.len() - 1] {
+            // D-rate); they take n_seeds x n_test bytes each.
+            if d_rate < top {
                 data.predictions = Vec::new();
             }
             points.push(data);
         }
         all_points.push((policy, points, bvs));
     }
-    write_atomic(&out_dir.join("summary.csv"), csv.as_bytes())?;
 
-    // Figures and tables per policy.
-    section.push_str(&setting_paragraph(plan, &bayes_accuracy, non_converged));
+    let mut section = Section::new(GaussianStudy.title(), NAME);
+    section.text(setting_paragraph(plan, &bayes_accuracy, non_converged));
     for (fig_index, (policy, points, bvs)) in all_points.iter().enumerate() {
         let label = policy.label();
-        section.push_str(&format!(
+        section.text(format!(
             "\n### {} ({label})\n\n",
             capitalize(&policy.describe())
         ));
         for eval in Evaluation::ALL {
-            let file = format!("gaussian_{label}_{}.svg", eval.name());
-            accuracy_figure(&out_dir.join(&file), policy, points, eval)?;
-            section.push_str(&format!(
-                "![{} accuracy, {label}]({figure_prefix}{file})\n\n",
-                if eval == Evaluation::Test {
-                    "Held-out test"
-                } else {
-                    "Training-data"
-                }
-            ));
+            section.figure(
+                format!("gaussian_{label}_{}.svg", eval.name()),
+                format!(
+                    "{} accuracy, {label}",
+                    if eval == Evaluation::Test {
+                        "Held-out test"
+                    } else {
+                        "Training-data"
+                    }
+                ),
+                accuracy_figure(policy, points, eval)?,
+            );
         }
-        let bv_file = format!("gaussian_{label}_bias_variance.svg");
-        bias_variance_figure(&out_dir.join(&bv_file), policy, points, bvs, &bv_original)?;
-        section.push_str(&format!(
-            "![Bias and variance, {label}]({figure_prefix}{bv_file})\n\n"
-        ));
-        section.push_str(&accuracy_table(points)?);
+        section.figure(
+            format!("gaussian_{label}_bias_variance.svg"),
+            format!("Bias and variance, {label}"),
+            bias_variance_figure(policy, points, bvs, &bv_original),
+        );
+        section.text(accuracy_table(points)?);
         if fig_index == 0 || matches!(policy, Policy::Weighted { .. }) {
-            section.push_str(&paper_protocol_table(points, plan.seeds));
+            section.text(paper_protocol_table(points, plan.seeds));
         }
         let bootstrap = match points.last() {
             Some(last) if last.d_rate > 0.0 && plan.seeds >= 2 => Some(bootstrap_bv_deltas(
@@ -750,50 +998,33 @@ pub fn aggregate(
                 &last.predictions,
                 &bayes,
                 &class_points,
-                &format!("gaussian/bootstrap/{label}"),
+                &label,
             )?),
             _ => None,
         };
         claims.extend(policy_claims(policy, points, bootstrap.as_ref())?);
     }
-
-    // Decision boundaries of seed 0 at the largest D-rate, for each policy.
-    let boundary_file = "gaussian_boundaries_seed0.svg";
-    boundary_figure(plan, &ctx, &out_dir.join(boundary_file))?;
-    section.push_str(&format!(
-        "\n### Decision boundaries of one seed\n\n![Decision boundaries]({figure_prefix}{boundary_file})\n\n\
-         Seed 0, original data (dots) and its duplicates (rings, larger for more copies) at the \
-         largest D-rate of each policy; dashed grey: Bayes-optimal boundary `x1 + x2 = 1`.\n"
+    if let Some(figure) = boundary_figure(plan, &ctx)? {
+        section.text("\n### Decision boundaries of one seed\n\n");
+        section.figure(
+            "gaussian_boundaries_seed0.svg",
+            "Decision boundaries",
+            figure,
+        );
+        section.text(
+            "Seed 0, original data (dots) and its duplicates (rings, larger for more copies) at the \
+             largest D-rate of each policy; dashed grey: Bayes-optimal boundary `x1 + x2 = 1`.\n",
+        );
+    }
+    section.text(format!(
+        "\nCompute: {} of cell time over {} cells.\n",
+        crate::report::human_duration(cell_seconds),
+        records.len()
     ));
-    Ok(Outcome {
-        report: section,
+    Ok(StudySummary {
+        table,
         claims,
-        cell_seconds,
-    })
-}
-
-fn csv_row(
-    policy: &str,
-    d_rate: f64,
-    model: &str,
-    eval: &str,
-    metric: &str,
-    s: &Summary,
-) -> String {
-    format!(
-        "gaussian,{policy},{d_rate},{model},{eval},{metric},{},{},{},{},{}\n",
-        s.n,
-        s.mean,
-        s.std.map_or(String::new(), |v| v.to_string()),
-        s.ci_low(),
-        s.ci_high()
-    )
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_uppercase().collect::<String>() + chars.as_str()
+        section,
     })
 }
 
@@ -837,21 +1068,7 @@ fn setting_paragraph(plan: &Plan, bayes: &ConfusionMatrix, non_converged: usize)
     )
 }
 
-fn band(s: &Summary, x: f64, k: f64) -> BandPoint {
-    BandPoint {
-        x,
-        mean: k * s.mean,
-        low: k * s.ci_low(),
-        high: k * s.ci_high(),
-    }
-}
-
-fn accuracy_figure(
-    path: &Path,
-    policy: &Policy,
-    points: &[PointData],
-    eval: Evaluation,
-) -> Result<()> {
+fn accuracy_figure(policy: &Policy, points: &[PointData], eval: Evaluation) -> Result<Figure> {
     let mut series = Vec::new();
     for (k, metric) in Metric::ALL.into_iter().enumerate() {
         for (model, dashed, tag) in [
@@ -871,7 +1088,7 @@ fn accuracy_figure(
             series.push(Series {
                 name: format!("{} ({tag})", metric.legend()),
                 points: pts,
-                color: PALETTE[k],
+                color: Color::Palette(k),
                 dashed,
             });
         }
@@ -885,13 +1102,12 @@ fn accuracy_figure(
         Evaluation::Test => "held-out test set",
         Evaluation::Train => "original training points (paper's measurement)",
     };
-    plot::panels_svg(
-        path,
-        &format!(
+    Ok(Figure::Lines {
+        caption: format!(
             "{} — accuracy on the {what}",
             capitalize(&policy.describe())
         ),
-        &[
+        panels: vec![
             Panel {
                 title: "Accuracy, original (dashed) vs duplicated (solid)".into(),
                 x_label: "D-rate (%)".into(),
@@ -907,58 +1123,51 @@ fn accuracy_figure(
                 series: vec![Series {
                     name: "D-ratio +1".into(),
                     points: ratio,
-                    color: PALETTE[3],
+                    color: Color::Palette(3),
                     dashed: false,
                 }],
             },
         ],
-    )
+    })
 }
 
 fn bias_variance_figure(
-    path: &Path,
     policy: &Policy,
     points: &[PointData],
     bvs: &[BvTerms],
     original: &BvTerms,
-) -> Result<()> {
+) -> Figure {
+    let flat = |x: f64, v: f64| BandPoint {
+        x,
+        mean: v,
+        low: v,
+        high: v,
+    };
     let mut panels = Vec::new();
-    for (title, pick) in [("Bias (vs Bayes rule)", 0usize), ("Variance", 1usize)] {
+    for (title, pick_bias) in [("Bias (vs Bayes rule)", true), ("Variance", false)] {
         let mut series = Vec::new();
         for (k, part) in ["class -1 points", "class +1 points", "all points"]
             .iter()
             .enumerate()
         {
-            let value = |t: &BvTerms| if pick == 0 { t.bias[k] } else { t.variance[k] };
-            let dup: Vec<BandPoint> = points
-                .iter()
-                .zip(bvs)
-                .map(|(p, t)| BandPoint {
-                    x: p.d_rate,
-                    mean: value(t),
-                    low: value(t),
-                    high: value(t),
-                })
-                .collect();
-            let orig: Vec<BandPoint> = points
-                .iter()
-                .map(|p| BandPoint {
-                    x: p.d_rate,
-                    mean: value(original),
-                    low: value(original),
-                    high: value(original),
-                })
-                .collect();
+            let value = |t: &BvTerms| if pick_bias { t.bias[k] } else { t.variance[k] };
             series.push(Series {
                 name: format!("{part} (dup.)"),
-                points: dup,
-                color: PALETTE[k],
+                points: points
+                    .iter()
+                    .zip(bvs)
+                    .map(|(p, t)| flat(p.d_rate, value(t)))
+                    .collect(),
+                color: Color::Palette(k),
                 dashed: false,
             });
             series.push(Series {
                 name: format!("{part} (orig.)"),
-                points: orig,
-                color: PALETTE[k],
+                points: points
+                    .iter()
+                    .map(|p| flat(p.d_rate, value(original)))
+                    .collect(),
+                color: Color::Palette(k),
                 dashed: true,
             });
         }
@@ -970,14 +1179,13 @@ fn bias_variance_figure(
             series,
         });
     }
-    plot::panels_svg(
-        path,
-        &format!(
+    Figure::Lines {
+        caption: format!(
             "{} — 0-1 bias and variance over seeds (Domingos)",
             capitalize(&policy.describe())
         ),
-        &panels,
-    )
+        panels,
+    }
 }
 
 fn accuracy_table(points: &[PointData]) -> Result<String> {
@@ -1025,8 +1233,8 @@ fn paper_protocol_table(points: &[PointData], seeds: u64) -> String {
          |---:|---|---|---|\n",
     );
     for (k, p) in points.iter().enumerate() {
-        let o = p.original[k][1];
-        let d = p.duplicated[k][1];
+        let o = p.original[k].train;
+        let d = p.duplicated[k].train;
         let mean = |m: Model| {
             let v = p.values(m, Evaluation::Train, Metric::Overall);
             100.0 * v.iter().sum::<f64>() / v.len() as f64
@@ -1047,59 +1255,30 @@ fn paper_protocol_table(points: &[PointData], seeds: u64) -> String {
 }
 
 /// Per seed, the mean over D-rates > 0 of a paired difference.
-fn pooled_delta(points: &[PointData], eval: Evaluation, metric: Metric) -> Result<Summary> {
-    let active: Vec<&PointData> = points.iter().filter(|p| p.d_rate > 0.0).collect();
-    if active.is_empty() {
-        bail!("no D-rate above 0 in the plan");
-    }
-    let per_point: Vec<Vec<f64>> = active
+fn pooled_delta(points: &[PointData], eval: Evaluation, metric: Metric) -> Option<Summary> {
+    let per_point: Vec<Vec<f64>> = points
         .iter()
+        .filter(|p| p.d_rate > 0.0)
         .map(|p| p.values(Model::Delta, eval, metric))
         .collect();
-    let seeds = per_point[0].len();
+    let seeds = per_point.first()?.len();
     let pooled: Vec<f64> = (0..seeds)
         .map(|s| per_point.iter().map(|v| v[s]).sum::<f64>() / per_point.len() as f64)
         .collect();
-    Ok(Summary::of(&pooled)?)
+    Summary::of(&pooled).ok()
 }
 
-/// Trend of a paired difference over D-rates (all seeds' points).
-fn delta_trend(
-    points: &[PointData],
-    eval: Evaluation,
-    metric: Metric,
-) -> Result<Option<LinearFit>> {
+/// The trend of Δ overall accuracy against D-rate (all seeds' points).
+fn overall_trend(points: &[PointData], eval: Evaluation) -> std::result::Result<LinearFit, String> {
     let mut x = Vec::new();
     let mut y = Vec::new();
     for p in points {
-        for v in p.values(Model::Delta, eval, metric) {
+        for v in p.values(Model::Delta, eval, Metric::Overall) {
             x.push(p.d_rate);
             y.push(v);
         }
     }
-    Ok(LinearFit::fit(&x, &y).ok())
-}
-
-/// The trend of Δ overall accuracy against D-rate, as a claim's measurement and verdict.
-fn overall_trend(
-    points: &[PointData],
-    eval: Evaluation,
-    prefix: &str,
-    direction: Direction,
-) -> Result<(String, Verdict)> {
-    Ok(match delta_trend(points, eval, Metric::Overall)? {
-        Some(fit) => (
-            format!(
-                "{prefix}trend of Δ overall: {} pts per 10 D-rate",
-                fmt_slope(&fit, 1000.0)
-            ),
-            Verdict::from_slope(&fit, direction),
-        ),
-        None => (
-            "too few D-rates".into(),
-            Verdict::NotTested("too few D-rates".into()),
-        ),
-    })
+    LinearFit::fit(&x, &y).map_err(|e| e.to_string())
 }
 
 fn nearest(points: &[PointData], d_rate: f64) -> Option<&PointData> {
@@ -1127,7 +1306,7 @@ fn bootstrap_bv_deltas(
     duplicated: &[Vec<u8>],
     reference: &[u8],
     class_points: &[Vec<usize>; 2],
-    key: &str,
+    policy: &str,
 ) -> Result<BvDeltas> {
     let terms = |models: &[&[u8]]| -> Result<[f64; 3]> {
         let bv = BiasVariance::decompose(models, reference, 2)?;
@@ -1146,7 +1325,7 @@ fn bootstrap_bv_deltas(
     let samples: Vec<[f64; 3]> = (0..BOOTSTRAP_RESAMPLES)
         .into_par_iter()
         .map(|b| {
-            let mut rng = seeding::stream(&format!("{key}/resample={b}"));
+            let mut rng = seeding::gaussian_bootstrap(policy, b);
             let picks: Vec<usize> = (0..n)
                 .map(|_| rng.random_range(0..n as u64) as usize)
                 .collect();
@@ -1169,70 +1348,74 @@ fn bootstrap_bv_deltas(
     })
 }
 
+/// A measurement and its verdict.
+type Judged = (String, Verdict);
+
+fn not_tested(why: &str) -> Judged {
+    (why.to_string(), Verdict::NotTested(why.to_string()))
+}
+
+/// `(ours on the test set, ours on the training data)` of one claim.
+fn both(make: impl Fn(Evaluation) -> Judged) -> (Judged, Option<Judged>) {
+    (make(Evaluation::Test), Some(make(Evaluation::Train)))
+}
+
 fn policy_claims(
     policy: &Policy,
     points: &[PointData],
     bootstrap: Option<&BvDeltas>,
 ) -> Result<Vec<ClaimCheck>> {
     let mut out = Vec::new();
-    let both = |make: &dyn Fn(Evaluation) -> Result<(String, Verdict)>| -> Result<((String, Verdict), (String, Verdict))> {
-        Ok((make(Evaluation::Test)?, make(Evaluation::Train)?))
+    let pooled = |spec: &ClaimSpec, metric: Metric, prefix: &str| {
+        both(|e| match pooled_delta(points, e, metric) {
+            Some(s) => (
+                format!(
+                    "{prefix}Δ {}, mean over D-rates: {} pts",
+                    metric.legend(),
+                    fmt_summary(&s, true)
+                ),
+                spec.rule.judge_summary(&s),
+            ),
+            None => not_tested("no D-rate above 0 in the plan"),
+        })
     };
-    let push = |out: &mut Vec<ClaimCheck>,
-                id: &str,
-                claim: &str,
-                paper: &str,
-                pair: ((String, Verdict), (String, Verdict))| {
-        let ((ours, verdict), paper_way) = pair;
-        out.push(ClaimCheck {
-            id: id.into(),
-            claim: claim.into(),
-            paper: paper.into(),
-            ours,
-            verdict,
-            ours_paper_way: Some(paper_way),
-        });
+    let trend = |spec: &ClaimSpec, prefix: &str| {
+        both(|e| match overall_trend(points, e) {
+            Ok(fit) => (
+                format!(
+                    "{prefix}trend of Δ overall: {} pts per 10 D-rate",
+                    fmt_slope(&fit, 1000.0)
+                ),
+                spec.rule.judge_slope(&fit),
+            ),
+            Err(why) => not_tested(&format!("no trend: {why}")),
+        })
     };
     match policy {
         Policy::Uniform => {
+            let g1 = claim("G1");
             if let Some(p50) = nearest(points, 50.0) {
-                let pair = both(&|e| {
-                    let s = Summary::of(&p50.values(Model::Delta, e, Metric::Overall))?;
-                    Ok((
-                        format!(
-                            "Δ overall at D-rate {}: {} pts",
-                            p50.d_rate,
-                            fmt_summary(&s, true)
-                        ),
-                        Verdict::from_summary(&s, Direction::Positive),
-                    ))
-                })?;
-                push(
-                    &mut out,
-                    "G1",
-                    "Uniform duplication at D-rate 50 (D-ratio +1 near 50 %) increases overall accuracy",
-                    "+3 points (one run)",
-                    pair,
-                );
+                let (ours, paper_way) =
+                    both(
+                        |e| match Summary::of(&p50.values(Model::Delta, e, Metric::Overall)) {
+                            Ok(s) => (
+                                format!(
+                                    "Δ overall at D-rate {}: {} pts",
+                                    p50.d_rate,
+                                    fmt_summary(&s, true)
+                                ),
+                                g1.rule.judge_summary(&s),
+                            ),
+                            Err(e) => not_tested(&e.to_string()),
+                        },
+                    );
+                out.push(g1.check(None, ours, paper_way));
             }
-            let pair = both(&|e| {
-                let s = pooled_delta(points, e, Metric::Overall)?;
-                Ok((
-                    format!(
-                        "Δ overall, mean over D-rates: {} pts",
-                        fmt_summary(&s, true)
-                    ),
-                    Verdict::from_summary(&s, Direction::Positive),
-                ))
-            })?;
-            push(
-                &mut out,
-                "G2",
-                "Uniform duplication generally has a positive effect on accuracy",
-                "qualitative (Fig. 1a)",
-                pair,
-            );
-            let pair = both(&|e| {
+            let g2 = claim("G2");
+            let (ours, paper_way) = pooled(g2, Metric::Overall, "");
+            out.push(g2.check(None, ours, paper_way));
+            let g3 = claim("G3");
+            let (ours, paper_way) = both(|e| {
                 // Regress the class gap change on the D-ratio deviation, over every seed and D-rate.
                 let mut x = Vec::new();
                 let mut y = Vec::new();
@@ -1245,162 +1428,101 @@ fn policy_claims(
                     }
                 }
                 match LinearFit::fit(&x, &y) {
-                    Ok(fit) => Ok((
+                    Ok(fit) => (
                         format!(
                             "slope of (Δacc+1 − Δacc−1) on (D-ratio+1 − 0.5): {} pts per 10 % of D-ratio",
                             fmt_slope(&fit, 10.0)
                         ),
-                        Verdict::from_slope(&fit, Direction::Positive),
-                    )),
-                    Err(e) => Ok((
-                        format!("no fit: {e}"),
-                        Verdict::NotTested("too few points".into()),
-                    )),
+                        g3.rule.judge_slope(&fit),
+                    ),
+                    Err(e) => not_tested(&format!("no fit: {e}")),
                 }
-            })?;
-            push(
-                &mut out,
-                "G3",
-                "When D-ratio +1 deviates from 50 %, the class with more duplicates gains and the other loses",
-                "D-rate 30: D-ratio 58 %, +1: 54→61 %, −1: 87→77 % (one run)",
-                pair,
-            );
-            let pair = both(&|e| {
-                let worst = points
-                    .iter()
-                    .flat_map(|p| {
-                        Metric::ALL
-                            .map(|m| (p.d_rate, m, Summary::of(&p.values(Model::Delta, e, m))))
-                    })
-                    .map(|(d, m, s)| s.map(|s| (d, m, s)))
-                    .collect::<std::result::Result<Vec<_>, _>>()?
-                    .into_iter()
-                    .max_by(|a, b| a.2.mean.abs().total_cmp(&b.2.mean.abs()));
-                Ok(match worst {
-                    Some((d, m, s)) => {
-                        let verdict = Verdict::from_interval(
-                            0.10 - s.ci_high().abs().max(s.ci_low().abs()),
-                            1.0,
-                            Direction::Positive,
-                        );
-                        (
-                            format!(
-                                "largest mean |Δ|: {} at D-rate {d}, {} pts",
-                                m.legend(),
-                                fmt_summary(&s, true)
-                            ),
-                            verdict,
-                        )
-                    }
-                    None => ("no data".into(), Verdict::NotTested("no D-rates".into())),
-                })
-            })?;
-            push(
-                &mut out,
-                "G4",
-                "Uniform duplicates move per-class and overall accuracy by at most about 10 points",
-                "within ~10 % (Fig. 1a)",
-                pair,
-            );
-            let pair = both(&|e| overall_trend(points, e, "", Direction::NotPositive))?;
-            push(
-                &mut out,
-                "G5",
-                "Increasing uniform duplication does not necessarily enhance generalization",
-                "qualitative (Fig. 1a)",
-                pair,
-            );
+            });
+            out.push(g3.check(None, ours, paper_way));
+            let g4 = claim("G4");
+            let (ours, paper_way) = both(|e| g4_check(g4, points, e));
+            out.push(g4.check(None, ours, paper_way));
+            let g5 = claim("G5");
+            let (ours, paper_way) = trend(g5, "");
+            out.push(g5.check(None, ours, paper_way));
         }
         Policy::Weighted { p_plus } => {
             let tag = format!("p = {p_plus}");
-            for (id, metric, direction, claim) in [
-                (
-                    "G6",
-                    Metric::Plus,
-                    Direction::Positive,
-                    "Class-weighted duplication raises the accuracy of the favoured class +1",
-                ),
-                (
-                    "G7",
-                    Metric::Minus,
-                    Direction::Negative,
-                    "… and lowers the accuracy of class −1",
-                ),
-                (
-                    "G8",
-                    Metric::Overall,
-                    Direction::Negative,
-                    "… and lowers overall accuracy",
-                ),
+            let prefix = format!("{tag}: ");
+            for (id, metric) in [
+                ("G6", Metric::Plus),
+                ("G7", Metric::Minus),
+                ("G8", Metric::Overall),
             ] {
-                let pair = both(&|e| {
-                    let s = pooled_delta(points, e, metric)?;
-                    Ok((
-                        format!(
-                            "{tag}: Δ {}, mean over D-rates: {} pts",
-                            metric.legend(),
-                            fmt_summary(&s, true)
-                        ),
-                        Verdict::from_summary(&s, direction),
-                    ))
-                })?;
-                let paper = match metric {
-                    Metric::Plus => "D-rate 40: 0.67 → 0.83 (one run)",
-                    Metric::Minus => "D-rate 40: 0.85 → 0.61 (one run)",
-                    Metric::Overall => "D-rate 40: 0.76 → 0.72 (one run)",
-                };
-                push(&mut out, &format!("{id} ({tag})"), claim, paper, pair);
+                let spec = claim(id);
+                let (ours, paper_way) = pooled(spec, metric, &prefix);
+                out.push(spec.check(Some(&tag), ours, paper_way));
             }
-            let pair =
-                both(&|e| overall_trend(points, e, &format!("{tag}: "), Direction::Negative))?;
-            push(
-                &mut out,
-                &format!("G9 ({tag})"),
-                "More class-weighted duplication decreases overall accuracy further",
-                "qualitative (Fig. 2a)",
-                pair,
-            );
+            let g9 = claim("G9");
+            let (ours, paper_way) = trend(g9, &prefix);
+            out.push(g9.check(Some(&tag), ours, paper_way));
             if let (Some(last), Some(b)) = (points.last(), bootstrap) {
-                let bias =
-                    Verdict::from_interval(b.bias_minus.1, b.bias_minus.2, Direction::Positive);
-                let variance = Verdict::from_interval(
-                    b.variance_plus.1,
-                    b.variance_plus.2,
-                    Direction::Negative,
-                );
-                let verdict = match (&bias, &variance) {
-                    (Verdict::Holds, Verdict::Holds) => Verdict::Holds,
-                    (Verdict::DoesNotHold, _) | (_, Verdict::DoesNotHold) => Verdict::DoesNotHold,
-                    _ => Verdict::NotDistinguishable,
-                };
+                let bias = Rule::Positive.judge(b.bias_minus.1, b.bias_minus.2);
+                let variance = Rule::Negative.judge(b.variance_plus.1, b.variance_plus.2);
                 let fmt = |t: (f64, f64, f64)| format!("{:+.4} [{:+.4}, {:+.4}]", t.0, t.1, t.2);
-                out.push(ClaimCheck {
-                    id: format!("P1 ({tag})"),
-                    claim: "Proposition 1: duplication biases the model towards the duplicated class; the variance of the duplicated class falls while that of the other may rise".into(),
-                    paper: "stated, not measured".into(),
-                    ours: format!(
-                        "D-rate {}, duplicated − original: bias on class −1 points {}, variance on class +1 points {}, on class −1 points {} (bootstrap over seeds, {} resamples)",
-                        last.d_rate,
-                        fmt(b.bias_minus),
-                        fmt(b.variance_plus),
-                        fmt(b.variance_minus),
-                        b.resamples
+                let mut check = claim("P1").check(
+                    Some(&tag),
+                    (
+                        format!(
+                            "D-rate {}, duplicated − original: bias on class −1 points {}, variance on class +1 points {}, on class −1 points {} (bootstrap over seeds, {} resamples)",
+                            last.d_rate,
+                            fmt(b.bias_minus),
+                            fmt(b.variance_plus),
+                            fmt(b.variance_minus),
+                            b.resamples
+                        ),
+                        Verdict::all([bias, variance]),
                     ),
-                    verdict,
-                    ours_paper_way: None,
-                });
+                    None,
+                );
+                check.rule = "bias on class −1 above 0 and variance on class +1 below 0".into();
+                out.push(check);
             }
         }
     }
     Ok(out)
 }
 
-fn boundary_figure(plan: &Plan, ctx: &StudyContext, path: &Path) -> Result<()> {
-    let Some(&d_rate) = plan.d_rates.iter().max_by(|a, b| a.total_cmp(b)) else {
-        return Ok(());
+/// G4: every Δ (per class and overall, at every D-rate) must lie within the margin; the
+/// row shows the largest mean |Δ|.
+fn g4_check(spec: &ClaimSpec, points: &[PointData], eval: Evaluation) -> Judged {
+    let mut summaries = Vec::new();
+    for p in points.iter().filter(|p| p.d_rate > 0.0) {
+        for m in Metric::ALL {
+            match Summary::of(&p.values(Model::Delta, eval, m)) {
+                Ok(s) => summaries.push((p.d_rate, m, s)),
+                Err(e) => return not_tested(&e.to_string()),
+            }
+        }
+    }
+    let Some((d, m, worst)) = summaries
+        .iter()
+        .max_by(|a, b| a.2.mean.abs().total_cmp(&b.2.mean.abs()))
+    else {
+        return not_tested("no D-rate above 0 in the plan");
+    };
+    let verdict = Verdict::all(summaries.iter().map(|(_, _, s)| spec.rule.judge_summary(s)));
+    (
+        format!(
+            "largest mean |Δ|: {} at D-rate {d}, {} pts",
+            m.legend(),
+            fmt_summary(worst, true)
+        ),
+        verdict,
+    )
+}
+
+fn boundary_figure(plan: &Plan, ctx: &Context) -> Result<Option<Figure>> {
+    let Some(&d_rate) = plan.d_rates.last() else {
+        return Ok(None);
     };
     if d_rate <= 0.0 {
-        return Ok(());
+        return Ok(None);
     }
     let original = original_data(&ctx.classes, &plan.setting, 0);
     let orig_model = ctx.svm.fit(original.features(), &original.labels())?;
@@ -1414,24 +1536,11 @@ fn boundary_figure(plan: &Plan, ctx: &StudyContext, path: &Path) -> Result<()> {
                 .unwrap_or(f64::NAN)
         }
     };
-    let orig_curve = plot::zero_contour(range, range, 140, decision(&orig_model));
+    let orig_curve = crate::figure::zero_contour(range, range, 140, decision(&orig_model));
     let bayes = vec![[(-3.0, 4.0), (4.0, -3.0)]];
     let mut panels = Vec::new();
-    for policy in &plan.policies {
-        let sampler = DuplicationParams::default()
-            .d_rate(d_rate)
-            .policy(policy.duplication())
-            .replacement(plan.setting.replacement)
-            .check()?;
-        let key = format!(
-            "gaussian/duplicates/{}/d_rate={d_rate}/n={}/seed=0",
-            policy.label(),
-            plan.setting.train_per_class
-        );
-        let draw = sampler.draw(original.classes(), &mut seeding::stream(&key))?;
-        let fitted = original
-            .with_appended(&draw.indices)
-            .context("duplicate out of range")?;
+    for &policy in &plan.policies {
+        let (draw, fitted) = duplicated_data(&original, policy, d_rate, &plan.setting, 0)?;
         let model = ctx.svm.fit(fitted.features(), &fitted.labels())?;
         let mut copies = vec![0u32; original.len()];
         for &i in &draw.indices {
@@ -1458,7 +1567,7 @@ fn boundary_figure(plan: &Plan, ctx: &StudyContext, path: &Path) -> Result<()> {
                     )
                 })
                 .collect(),
-            color: PALETTE[6],
+            color: Color::Palette(6),
             filled: false,
         };
         panels.push(MapPanel {
@@ -1469,39 +1578,37 @@ fn boundary_figure(plan: &Plan, ctx: &StudyContext, path: &Path) -> Result<()> {
             ),
             x_range: range,
             y_range: range,
-            markers: vec![markers(0, PALETTE[0]), markers(1, PALETTE[1]), rings],
+            markers: vec![
+                markers(0, Color::Palette(0)),
+                markers(1, Color::Palette(1)),
+                rings,
+            ],
             curves: vec![
                 Curve {
                     name: "Bayes".into(),
                     segments: bayes.clone(),
-                    color: plot::GREY,
+                    color: Color::Grey,
                     width: 1,
                 },
                 Curve {
                     name: "original fit".into(),
                     segments: orig_curve.clone(),
-                    color: PALETTE[2],
+                    color: Color::Palette(2),
                     width: 2,
                 },
                 Curve {
                     name: "with duplicates".into(),
-                    segments: plot::zero_contour(range, range, 140, decision(&model)),
-                    color: PALETTE[3],
+                    segments: crate::figure::zero_contour(range, range, 140, decision(&model)),
+                    color: Color::Palette(3),
                     width: 2,
                 },
             ],
         });
     }
-    plot::maps_svg(
-        path,
-        "SVM decision boundaries before and after duplication (seed 0)",
-        &panels,
-    )
-}
-
-/// The folder of a run's Gaussian results.
-pub fn study_dir(out: &Path) -> PathBuf {
-    out.join("gaussian")
+    Ok(Some(Figure::Maps {
+        caption: "SVM decision boundaries before and after duplication (seed 0)".into(),
+        panels,
+    }))
 }
 
 #[cfg(test)]
@@ -1513,16 +1620,17 @@ mod tests {
         let classes = vec![1, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1];
         let packed = pack_bits(&classes);
         assert_eq!(packed.len(), 4);
-        let unpacked: Vec<usize> = unpack_bits(&packed, classes.len())
+        let unpacked: Vec<usize> = unpack_bits("c", &packed, classes.len())
             .unwrap()
             .into_iter()
             .map(usize::from)
             .collect();
         assert_eq!(unpacked, classes);
-        assert!(unpack_bits(&packed, 30).is_err());
+        assert!(unpack_bits("c", &packed, 30).is_err());
+        assert!(unpack_bits("c", "zz", 8).is_err());
     }
 
-    fn tiny_plan() -> Plan {
+    pub(crate) fn tiny_plan() -> Plan {
         Plan {
             setting: Setting {
                 train_per_class: 30,
@@ -1549,29 +1657,34 @@ mod tests {
         assert_eq!(ids.len(), cells.len());
         let a = run_cell(&cells[5], &ctx).unwrap();
         let b = run_cell(&cells[5], &ctx).unwrap();
-        assert_eq!(a.test_predictions, b.test_predictions);
-        assert_eq!(a.test, b.test);
+        assert_eq!(a, b);
         assert_eq!(a.duplicates_per_class.iter().sum::<usize>(), 30);
+    }
+
+    /// Cell ids are part of stored results: the same configuration must keep its id.
+    #[test]
+    fn cell_ids_are_stable() {
+        let cell = &tiny_plan().cells()[0];
+        assert_eq!(cell.id().unwrap(), "gaussian-original-d0-s0-ebe6104a9c66");
     }
 
     #[test]
     fn invalid_plans_name_the_flag() {
+        let flag = |plan: Plan| match plan.validate() {
+            Err(StudyError::InvalidParameter { flag, .. }) => flag,
+            other => panic!("{other:?}"),
+        };
         let mut plan = tiny_plan();
         plan.seeds = 0;
-        assert!(plan.validate().unwrap_err().to_string().contains("--seeds"));
+        assert_eq!(flag(plan), "--seeds");
         let mut plan = tiny_plan();
         plan.d_rates = vec![-5.0];
-        assert!(format!("{:#}", plan.validate().unwrap_err()).contains("--d-rates"));
+        assert_eq!(flag(plan), "--d-rates");
         let mut plan = tiny_plan();
         plan.setting.c = 0.0;
-        assert!(format!("{:#}", plan.validate().unwrap_err()).contains("--c"));
+        assert_eq!(flag(plan), "--c, --gamma");
         let mut plan = tiny_plan();
         plan.policies = vec![Policy::Weighted { p_plus: 1.5 }];
-        assert!(
-            plan.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("--weighted-p-plus")
-        );
+        assert_eq!(flag(plan), "--weighted-p-plus");
     }
 }

@@ -1,0 +1,122 @@
+//! What an invocation asks for: a profile of defaults and the flags that override them.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use dupstudy_dup::Replacement;
+use dupstudy_svm::Gamma;
+
+/// A named set of defaults for every study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Everything on tiny data, for CI (seconds).
+    Smoke,
+    /// The default: every study reduced to fit about an hour on 2 cores.
+    Quick,
+    /// The paper's protocol at full size.
+    Paper,
+    /// The paper's protocol with more seeds and every control.
+    Full,
+}
+
+impl Profile {
+    /// Every profile.
+    pub const ALL: [Profile; 4] = [
+        Profile::Smoke,
+        Profile::Quick,
+        Profile::Paper,
+        Profile::Full,
+    ];
+
+    /// The name used in paths and the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Smoke => "smoke",
+            Profile::Quick => "quick",
+            Profile::Paper => "paper",
+            Profile::Full => "full",
+        }
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name() == text)
+            .ok_or_else(|| format!("expected smoke, quick, paper or full, got `{text}`"))
+    }
+}
+
+/// A Gaussian duplication policy as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyName {
+    /// Every point equally likely.
+    Uniform,
+    /// Class +1 favoured, once per value of `--weighted-p-plus`.
+    Weighted,
+}
+
+impl FromStr for PolicyName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "uniform" => Ok(PolicyName::Uniform),
+            "weighted" => Ok(PolicyName::Weighted),
+            other => Err(format!("expected uniform or weighted, got `{other}`")),
+        }
+    }
+}
+
+/// The flags that override a profile's defaults (`None`: the profile's value).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// Seeds per cell.
+    pub seeds: Option<u64>,
+    /// D-rates in percent.
+    pub d_rates: Option<Vec<f64>>,
+    /// Gaussian: duplication policies.
+    pub policy: Option<Vec<PolicyName>>,
+    /// Gaussian: probabilities of drawing class +1 under the weighted policy.
+    pub weighted_p_plus: Option<Vec<f64>>,
+    /// Gaussian: held-out test points per class.
+    pub test_per_class: Option<usize>,
+    /// Gaussian: original training points per class.
+    pub train_per_class: Option<usize>,
+    /// Gaussian: duplicates drawn with or without replacement.
+    pub replacement: Option<Replacement>,
+    /// Gaussian: SVM box constraint.
+    pub c: Option<f64>,
+    /// Gaussian: RBF width.
+    pub gamma: Option<Gamma>,
+    /// CIFAR: epochs per training run.
+    pub epochs: Option<u64>,
+    /// CIFAR: training images in the base.
+    pub train_subset: Option<usize>,
+}
+
+/// What a study plans from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The profile.
+    pub profile: Profile,
+    /// The flags' overrides.
+    pub overrides: Overrides,
+}
+
+/// Where a run takes its data and device from, and what it records about itself.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// CIFAR-10, when a study needs it and it was found.
+    pub data: Option<std::sync::Arc<crate::data::DataSet>>,
+    /// The CNN's compute device.
+    pub device: candle_core::Device,
+    /// The code revision, recorded in every cell.
+    pub revision: String,
+    /// The results folder.
+    pub out: PathBuf,
+}

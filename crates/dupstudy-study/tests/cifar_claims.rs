@@ -1,0 +1,441 @@
+//! The CIFAR studies' claims and summary table on synthetic cell records: every claim
+//! builder reaches each of its outcomes, and the table's numbers match hand-computed ones.
+
+use dupstudy_metrics::ConfusionMatrix;
+use dupstudy_study::Study;
+use dupstudy_study::claims::Verdict;
+use dupstudy_study::store::CellRecord;
+use dupstudy_study::studies::cifar::{
+    CellResult, CellSpec, CifarStudy, Network, Plan, Setting, Variant,
+};
+
+/// A 10-class confusion matrix with `per_class` test images per class and the given overall
+/// accuracy spread evenly (classes 0-4 get `favoured_bonus` more, classes 5-9 as much less).
+fn matrix(accuracy: f64, favoured_bonus: f64) -> ConfusionMatrix {
+    const PER_CLASS: u64 = 1000;
+    let mut counts = vec![0u64; 100];
+    for c in 0..10 {
+        let acc = if c < 5 {
+            accuracy + favoured_bonus
+        } else {
+            accuracy - favoured_bonus
+        };
+        let right = (acc * PER_CLASS as f64).round() as u64;
+        counts[c * 10 + c] = right;
+        counts[c * 10 + (c + 1) % 10] = PER_CLASS - right;
+    }
+    ConfusionMatrix::from_counts(10, counts).unwrap()
+}
+
+fn setting(network: Network) -> Setting {
+    Setting {
+        network,
+        base_images: 100,
+        test_images: 10_000,
+        robust_test_images: 10_000,
+        epochs: 1,
+        batch_size: 10,
+        train_attack: None,
+        eval_attack: None,
+        data_sha256: "synthetic".into(),
+    }
+}
+
+/// Records for every cell of `plan`, with clean and robust test accuracy from `acc(cell)`.
+fn records(
+    plan: &Plan,
+    acc: impl Fn(&CellSpec) -> (f64, f64),
+) -> Vec<CellRecord<CellSpec, CellResult>> {
+    plan.cells
+        .iter()
+        .map(|cell| {
+            let (clean, robust) = acc(cell);
+            let bonus = match cell.variant {
+                Variant::ClassWeighted { .. } => 0.05,
+                _ => 0.0,
+            };
+            CellRecord {
+                id: cell.id().unwrap(),
+                spec: cell.clone(),
+                result: CellResult {
+                    train_list: 100,
+                    duplicates_per_class: Vec::new(),
+                    steps: 10,
+                    epochs: Vec::new(),
+                    test: matrix(clean, bonus),
+                    train_original: matrix(clean + 0.1, 0.0),
+                    train_list_confusion: matrix(clean + 0.1, 0.0),
+                    robust: (cell.setting.network == Network::Adversarial)
+                        .then(|| matrix(robust, 0.0)),
+                },
+                seconds: 1.0,
+                device: None,
+                revision: None,
+            }
+        })
+        .collect()
+}
+
+fn verdict(
+    network: Network,
+    plan: &Plan,
+    recs: &[CellRecord<CellSpec, CellResult>],
+    id: &str,
+) -> Verdict {
+    let summary = CifarStudy::new(network).summarize(plan, recs).unwrap();
+    summary
+        .claims
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no claim {id}"))
+        .verdict
+        .clone()
+}
+
+fn standard_plan(seeds: u64, d_rates: &[f64]) -> Plan {
+    Plan::from_series(
+        setting(Network::Standard),
+        &[
+            (Variant::Uniform, d_rates.to_vec(), seeds),
+            (Variant::EqualSteps, vec![90.0], seeds),
+        ],
+        1_000,
+    )
+    .unwrap()
+}
+
+/// A per-seed wobble: 0, +1, -1 points.
+fn wobble(seed: u64) -> f64 {
+    [0.0, 0.01, -0.01][seed as usize % 3]
+}
+
+#[test]
+fn s30_reaches_every_outcome() {
+    let plan = standard_plan(3, &[0.0, 30.0, 60.0, 90.0]);
+    let with = |delta: fn(u64) -> f64| {
+        records(&plan, move |c| {
+            let base = 0.60 + 0.02 * c.seed as f64;
+            (
+                if c.d_rate == 30.0 {
+                    base + delta(c.seed)
+                } else {
+                    base
+                },
+                0.0,
+            )
+        })
+    };
+    assert_eq!(
+        verdict(
+            Network::Standard,
+            &plan,
+            &with(|s| 0.05 + wobble(s)),
+            "S-30"
+        ),
+        Verdict::Holds
+    );
+    assert_eq!(
+        verdict(
+            Network::Standard,
+            &plan,
+            &with(|s| -0.05 + wobble(s)),
+            "S-30"
+        ),
+        Verdict::DoesNotHold
+    );
+    assert_eq!(
+        verdict(
+            Network::Standard,
+            &plan,
+            &with(|s| [0.02, -0.02, 0.01][s as usize]),
+            "S-30"
+        ),
+        Verdict::NotDistinguishable
+    );
+    let one_seed = standard_plan(1, &[0.0, 30.0, 60.0, 90.0]);
+    let recs = records(&one_seed, |c| (0.6 + c.d_rate / 1000.0, 0.0));
+    assert!(matches!(
+        verdict(Network::Standard, &one_seed, &recs, "S-30"),
+        Verdict::NotTested(_)
+    ));
+    let no_30 = standard_plan(3, &[0.0, 60.0, 90.0]);
+    let recs = records(&no_30, |c| (0.6 + wobble(c.seed), 0.0));
+    assert!(matches!(
+        verdict(Network::Standard, &no_30, &recs, "S-30"),
+        Verdict::NotTested(_)
+    ));
+}
+
+#[test]
+fn s_plateau_is_an_equivalence_test() {
+    let plan = standard_plan(3, &[0.0, 30.0, 60.0, 90.0]);
+    let with = |gain: fn(u64) -> f64| {
+        records(&plan, move |c| {
+            let at = 0.60 + 0.03 * c.seed as f64 + c.d_rate.min(60.0) / 1000.0;
+            (
+                if c.d_rate == 90.0 {
+                    at + gain(c.seed)
+                } else {
+                    at
+                },
+                0.0,
+            )
+        })
+    };
+    // A slight loss with a tight interval: no gain beyond 1 point.
+    assert_eq!(
+        verdict(
+            Network::Standard,
+            &plan,
+            &with(|s| -0.005 + wobble(s) / 10.0),
+            "S-plateau"
+        ),
+        Verdict::Holds
+    );
+    // A clear gain of 5 points: the claim fails.
+    assert_eq!(
+        verdict(
+            Network::Standard,
+            &plan,
+            &with(|s| 0.05 + wobble(s)),
+            "S-plateau"
+        ),
+        Verdict::DoesNotHold
+    );
+    // Around zero but wide (the quick report's [-0.09, 4.72] case): inconclusive, not support.
+    assert_eq!(
+        verdict(
+            Network::Standard,
+            &plan,
+            &with(|s| [0.0, 0.03, -0.01][s as usize]),
+            "S-plateau"
+        ),
+        Verdict::Inconclusive
+    );
+    let short = standard_plan(3, &[0.0, 30.0, 60.0]);
+    let recs = records(&short, |c| (0.6 + wobble(c.seed), 0.0));
+    assert!(matches!(
+        verdict(Network::Standard, &short, &recs, "S-plateau"),
+        Verdict::NotTested(_)
+    ));
+}
+
+#[test]
+fn s_steps_compares_with_the_equal_steps_control() {
+    let plan = standard_plan(3, &[0.0, 90.0]);
+    let with = |duplicates_better: bool| {
+        records(&plan, move |c| {
+            let base = 0.60 + 0.02 * c.seed as f64;
+            let gain = match (c.variant, duplicates_better) {
+                (Variant::Uniform, true) if c.d_rate > 0.0 => 0.05 + wobble(c.seed),
+                (Variant::EqualSteps, false) => 0.05 + wobble(c.seed),
+                _ => 0.0,
+            };
+            (base + gain, 0.0)
+        })
+    };
+    assert_eq!(
+        verdict(Network::Standard, &plan, &with(true), "S-steps"),
+        Verdict::Holds
+    );
+    assert_eq!(
+        verdict(Network::Standard, &plan, &with(false), "S-steps"),
+        Verdict::DoesNotHold
+    );
+}
+
+fn adversarial_plan(seeds: u64) -> Plan {
+    Plan::from_series(
+        setting(Network::Adversarial),
+        &[(Variant::Uniform, vec![0.0, 30.0, 60.0], seeds)],
+        1_000,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_robust_reaches_every_outcome() {
+    let plan = adversarial_plan(3);
+    let with = |gain: fn(u64) -> f64| {
+        records(&plan, move |c| {
+            let robust = 0.30 + 0.02 * c.seed as f64;
+            (
+                0.4,
+                if c.d_rate == 60.0 {
+                    robust + gain(c.seed)
+                } else {
+                    robust
+                },
+            )
+        })
+    };
+    assert_eq!(
+        verdict(
+            Network::Adversarial,
+            &plan,
+            &with(|s| -0.03 + wobble(s) / 5.0),
+            "A-robust"
+        ),
+        Verdict::Holds
+    );
+    assert_eq!(
+        verdict(
+            Network::Adversarial,
+            &plan,
+            &with(|s| 0.05 + wobble(s)),
+            "A-robust"
+        ),
+        Verdict::DoesNotHold
+    );
+    assert_eq!(
+        verdict(
+            Network::Adversarial,
+            &plan,
+            &with(|s| [0.0, 0.05, -0.05][s as usize]),
+            "A-robust"
+        ),
+        Verdict::Inconclusive
+    );
+    let one = adversarial_plan(1);
+    let recs = records(&one, |_| (0.4, 0.3));
+    assert!(matches!(
+        verdict(Network::Adversarial, &one, &recs, "A-robust"),
+        Verdict::NotTested(_)
+    ));
+}
+
+#[test]
+fn a30_is_directional() {
+    let plan = adversarial_plan(3);
+    let with = |delta: fn(u64) -> f64| {
+        records(&plan, move |c| {
+            let clean = 0.40 + 0.02 * c.seed as f64;
+            (
+                if c.d_rate == 30.0 {
+                    clean + delta(c.seed)
+                } else {
+                    clean
+                },
+                0.3,
+            )
+        })
+    };
+    assert_eq!(
+        verdict(
+            Network::Adversarial,
+            &plan,
+            &with(|s| -0.10 + wobble(s)),
+            "A-30"
+        ),
+        Verdict::Holds
+    );
+    assert_eq!(
+        verdict(
+            Network::Adversarial,
+            &plan,
+            &with(|s| 0.10 + wobble(s)),
+            "A-30"
+        ),
+        Verdict::DoesNotHold
+    );
+}
+
+#[test]
+fn summary_table_matches_hand_computed_numbers() {
+    let plan = standard_plan(3, &[0.0, 30.0]);
+    // Seeds 0, 1, 2 at D-rate 0: 0.70, 0.72, 0.74; at D-rate 30: +0.01, +0.03, +0.05.
+    let recs = records(&plan, |c| {
+        let base = 0.70 + 0.02 * c.seed as f64;
+        (
+            if c.d_rate == 30.0 {
+                base + 0.01 + 0.02 * c.seed as f64
+            } else {
+                base
+            },
+            0.0,
+        )
+    });
+    let table = CifarStudy::new(Network::Standard)
+        .summarize(&plan, &recs)
+        .unwrap()
+        .table;
+    let value = table
+        .get("uniform", 0.0, "value", "test", "test_accuracy")
+        .unwrap()
+        .estimate;
+    assert_eq!(value.n, 3);
+    assert!((value.mean - 0.72).abs() < 1e-12);
+    assert!((value.std.unwrap() - 0.02).abs() < 1e-12);
+    // t(0.975, 2) = 4.302653; half width 4.302653 * 0.02 / sqrt(3).
+    let half = 4.302_652_73 * 0.02 / 3f64.sqrt();
+    let (low, high) = value.interval.unwrap();
+    assert!((low - (0.72 - half)).abs() < 1e-7 && (high - (0.72 + half)).abs() < 1e-7);
+    let delta = table
+        .get("uniform", 30.0, "delta_vs_d0", "test", "test_accuracy")
+        .unwrap()
+        .estimate;
+    assert!((delta.mean - 0.03).abs() < 1e-12);
+    assert!((delta.std.unwrap() - 0.02).abs() < 1e-12);
+    let train = table
+        .get("uniform", 0.0, "value", "train", "train_accuracy_original")
+        .unwrap()
+        .estimate;
+    assert!((train.mean - 0.82).abs() < 1e-12);
+    let csv = table.to_csv();
+    assert!(
+        csv.starts_with(
+            "study,series,d_rate,arm,evaluation,metric,n,mean,std,ci95_low,ci95_high\n"
+        )
+    );
+    assert!(csv.contains("cifar-standard,uniform,30,delta_vs_d0,test,test_accuracy,3,"));
+}
+
+#[test]
+fn the_paper_table_comes_from_the_claims() {
+    let points = dupstudy_study::studies::cifar::paper_points(Network::Standard);
+    assert_eq!(points, vec![(0.0, 70.72), (30.0, 74.12), (60.0, 75.11)]);
+    let plan = standard_plan(3, &[0.0, 30.0]);
+    let recs = records(&plan, |c| (0.6 + wobble(c.seed), 0.0));
+    let section = CifarStudy::new(Network::Standard)
+        .summarize(&plan, &recs)
+        .unwrap()
+        .section
+        .render();
+    assert!(section.contains("| 30 | 74.12 |"), "{section}");
+}
+
+#[test]
+fn plans_validate_d_rates_through_the_sampler() {
+    let bad = |variant: Variant, d: f64| match Plan::from_series(
+        setting(Network::Standard),
+        &[(variant, vec![0.0, d], 1)],
+        1_000,
+    ) {
+        Err(dupstudy_study::StudyError::InvalidParameter { flag, .. }) => flag,
+        other => panic!("{variant:?} at {d}: {other:?}"),
+    };
+    assert_eq!(bad(Variant::Uniform, -10.0), "--d-rates");
+    assert_eq!(bad(Variant::Uniform, f64::NAN), "--d-rates");
+    assert_eq!(
+        bad(Variant::Uniform, 150.0),
+        "--d-rates",
+        "more than the base without replacement"
+    );
+    assert_eq!(bad(Variant::NotebookCopies, 35.0), "--d-rates");
+    assert_eq!(bad(Variant::FreshData, 1000.0), "--d-rates");
+    assert!(
+        Plan::from_series(
+            setting(Network::Standard),
+            &[(
+                Variant::ClassWeighted {
+                    favoured_share: 0.7
+                },
+                vec![150.0],
+                1
+            )],
+            1_000
+        )
+        .is_ok(),
+        "with replacement, more duplicates than the base is fine"
+    );
+}
