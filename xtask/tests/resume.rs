@@ -1,18 +1,23 @@
 //! The study survives `kill -9` and shares work between concurrent workers (smoke profile,
-//! standard CIFAR study on the stand-in data).
+//! CIFAR studies on a generated set in the official binary format, so these run anywhere).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// A learnable CIFAR-format folder big enough for the smoke profile (500 training and 300
+/// test records), written once per test run.
 fn data_dir() -> PathBuf {
-    std::env::var_os("CIFAR10_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/cifar-10-jpeg/cifar-10-batches-bin")
-        })
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("dupstudy-resume-data-{}", std::process::id()));
+        let data = dupstudy_cifar::synthetic::learnable(500, 300, 40, 11).unwrap();
+        dupstudy_cifar::synthetic::write_folder(&data, &dir).unwrap();
+        dir
+    })
+    .clone()
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -217,4 +222,96 @@ fn plan_and_run_cell_run_one_unit() {
     let unknown = run("no-such-cell");
     assert!(!unknown.status.success());
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// The verdict rows of a report (the table under `## Verdicts`).
+fn verdict_rows(report: &str) -> Vec<String> {
+    report
+        .split("## Verdicts")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .skip_while(|l| !l.starts_with("| |"))
+        .take_while(|l| l.starts_with('|'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn report_rerenders_the_same_verdicts_and_piped_output_is_plain() {
+    let out = scratch("report");
+    let run = reproduce(&out, "gaussian,cifar-adversarial")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for stream in [&run.stdout, &run.stderr] {
+        assert!(
+            !stream.contains(&0x1b),
+            "escape codes in piped output: {}",
+            String::from_utf8_lossy(stream)
+        );
+    }
+    let original = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    let rows = verdict_rows(&original);
+    assert!(rows.len() > 10, "{rows:?}");
+
+    // A copy elsewhere, without its report: `report` renders the same verdicts again.
+    let copy = scratch("report-copy");
+    copy_dir(&out, &copy);
+    std::fs::remove_file(copy.join("REPORT.md")).unwrap();
+    let report = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["report", "--out"])
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let rendered = report(&copy);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let again = std::fs::read_to_string(copy.join("REPORT.md")).unwrap();
+    assert_eq!(verdict_rows(&again), rows);
+    assert!(again.contains("Re-rendered from stored cells"));
+    assert!(copy.join("gaussian/gaussian_uniform_test.svg").is_file());
+
+    // A missing cell: a clear refusal naming it, and no report written.
+    std::fs::remove_file(copy.join("REPORT.md")).unwrap();
+    let cells = copy.join("cifar-adversarial/cells");
+    let victim = std::fs::read_dir(&cells)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::remove_file(&victim).unwrap();
+    let refused = report(&copy);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    let id = victim.file_stem().unwrap().to_string_lossy();
+    assert!(
+        stderr.contains("missing") && stderr.contains(id.as_ref()),
+        "{stderr}"
+    );
+    assert!(!copy.join("REPORT.md").exists());
+    let _ = std::fs::remove_dir_all(out);
+    let _ = std::fs::remove_dir_all(copy);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

@@ -292,12 +292,15 @@ mod tests {
             images: vec![],
             labels: vec![],
         };
+        let (mut padded, mut flipped, mut upright) = (0, 0, 0);
+        let mut distinct = std::collections::BTreeSet::new();
         for seed in 0..50 {
             let options = BatchOptions {
                 augmentation: Some((aug, seed)),
                 normalization: None,
             };
             split.fill_batch(&[0], &options, &mut b).unwrap();
+            distinct.insert(b.images.iter().map(|v| v.to_bits()).collect::<Vec<u32>>());
             // Blue encodes x: each row is a shifted (maybe reversed) run of x values or 0
             // where padding shows; every image value is a real pixel or black.
             let blue = &b.images[2048..3072];
@@ -310,6 +313,13 @@ mod tests {
                 for w in visible.windows(2) {
                     assert_eq!((w[1] - w[0]).abs(), 1, "seed {seed} row {y}: {row:?}");
                 }
+                if y == SIDE / 2 && visible.len() >= 2 {
+                    if visible[1] < visible[0] {
+                        flipped += 1;
+                    } else {
+                        upright += 1;
+                    }
+                }
             }
             // Green is 200 everywhere inside and 0 in the padding.
             let green = &b.images[1024..2048];
@@ -320,7 +330,22 @@ mod tests {
             let black = green.iter().filter(|v| v.abs() < 1e-9).count();
             assert_eq!(inside + black, 1024);
             assert!(inside >= 28 * 28, "at most 4 pixels of padding per side");
+            if black > 0 {
+                padded += 1;
+            }
         }
+        // Augmentation must do something: most draws shift the image (showing padding),
+        // both flipped and upright images occur, and the draws differ from one another.
+        assert!(padded >= 30, "only {padded} of 50 crops were shifted");
+        assert!(
+            flipped >= 10 && upright >= 10,
+            "flipped {flipped}, upright {upright}"
+        );
+        assert!(
+            distinct.len() >= 25,
+            "only {} distinct images in 50 draws",
+            distinct.len()
+        );
     }
 
     #[test]

@@ -43,4 +43,4 @@ pub use batch::{Augmentation, BatchOptions, HostBatch, Normalization};
 pub use dataset::{Cifar10, IMAGE_BYTES, N_CLASSES, RECORD_BYTES, Split};
 pub use error::{CifarError, Result};
 pub use loader::{EpochBatches, EpochPlan, SplitName};
-pub use read::{load, locate};
+pub use read::{load, locate, real_data_for_tests};

@@ -269,3 +269,30 @@ fn existing(path: &Path) -> Result<PathBuf> {
         })
     }
 }
+
+/// The real CIFAR-10 for tests that need it: `$CIFAR10_DIR` if set, else
+/// `../shared/cifar-10-jpeg/cifar-10-batches-bin` beside the workspace at `workspace_root`.
+/// `Ok(None)` when neither exists, so such tests skip on a machine without the data; but
+/// when `$CI` is set (CI always provides the data) a missing data set is an error, so that
+/// CI cannot pass by skipping them.
+///
+/// # Errors
+/// [`CifarError::MissingFile`] for a `$CIFAR10_DIR` that does not exist, or for absent data
+/// under CI.
+pub fn real_data_for_tests(workspace_root: &Path) -> Result<Option<PathBuf>> {
+    if let Some(dir) = std::env::var_os("CIFAR10_DIR").filter(|v| !v.is_empty()) {
+        let dir = PathBuf::from(dir);
+        if !dir.exists() {
+            return Err(CifarError::MissingFile { path: dir });
+        }
+        return Ok(Some(dir));
+    }
+    let dir = workspace_root.join("../shared/cifar-10-jpeg/cifar-10-batches-bin");
+    if dir.exists() {
+        Ok(Some(dir))
+    } else if std::env::var_os("CI").is_some() {
+        Err(CifarError::MissingFile { path: dir })
+    } else {
+        Ok(None)
+    }
+}

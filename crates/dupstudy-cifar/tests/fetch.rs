@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dupstudy_cifar::dataset::{META_FILE, TEST_FILE, TRAIN_FILES};
 use dupstudy_cifar::fetch::{ArchiveSource, fetch, md5_file};
@@ -32,16 +34,18 @@ fn small_archive(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// Serves `body` to each of `connections` requests, announcing `announced` bytes; sends
-/// only `send` of them and closes.
-fn serve(body: Vec<u8>, announced: usize, send: usize, connections: usize) -> String {
+/// Serves `body` to one request per entry of `sends`, announcing `announced` bytes and
+/// sending only that entry's count before closing; counts the requests it answered.
+fn serve(body: Vec<u8>, announced: usize, sends: Vec<usize>) -> (String, Arc<AtomicUsize>) {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!(
         "http://{}/cifar-10-binary.tar.gz",
         listener.local_addr().unwrap()
     );
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(connections) {
+        for (stream, send) in listener.incoming().zip(sends) {
             let mut stream = stream.unwrap();
             let mut request = Vec::new();
             let mut byte = [0u8; 1];
@@ -53,9 +57,10 @@ fn serve(body: Vec<u8>, announced: usize, send: usize, connections: usize) -> St
             );
             let _ = stream.write_all(header.as_bytes());
             let _ = stream.write_all(&body[..send]);
+            counter.fetch_add(1, Ordering::SeqCst);
         }
     });
-    url
+    (url, requests)
 }
 
 #[test]
@@ -63,7 +68,7 @@ fn good_archive_is_downloaded_verified_and_unpacked() {
     let dir = scratch("good");
     let body = small_archive(&dir.join("source.tar.gz"));
     let md5 = md5_file(&dir.join("source.tar.gz")).unwrap();
-    let url = serve(body.clone(), body.len(), body.len(), 1);
+    let (url, requests) = serve(body.clone(), body.len(), vec![body.len()]);
     let dest = dir.join("data");
     let source = ArchiveSource {
         url,
@@ -71,6 +76,7 @@ fn good_archive_is_downloaded_verified_and_unpacked() {
         size: body.len() as u64,
     };
     let folder = fetch(&source, &dest, 1).unwrap();
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
     assert!(folder.ends_with("cifar-10-batches-bin"));
     let data = dupstudy_cifar::load(&folder).unwrap();
     assert_eq!(data.train().len(), 20);
@@ -84,18 +90,33 @@ fn truncated_transfer_is_retried_then_reported_and_never_kept() {
     let dir = scratch("truncated");
     let body = small_archive(&dir.join("source.tar.gz"));
     let md5 = md5_file(&dir.join("source.tar.gz")).unwrap();
-    let url = serve(body.clone(), body.len(), body.len() / 2, 2);
+    let (url, requests) = serve(body.clone(), body.len(), vec![body.len() / 2; 2]);
     let dest = dir.join("data");
     let source = ArchiveSource {
         url: url.clone(),
-        md5,
+        md5: md5.clone(),
         size: body.len() as u64,
     };
     let err = fetch(&source, &dest, 2).unwrap_err();
     assert!(err.to_string().contains(&url), "{err}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        2,
+        "the second attempt was made"
+    );
     assert!(!dest.join(ARCHIVE_NAME).exists());
     assert!(!dest.join("cifar-10-binary.tar.gz.part").exists());
     assert!(!dest.join("cifar-10-batches-bin").exists());
+    // A truncated first transfer followed by a whole one: the retry succeeds.
+    let (url, requests) = serve(body.clone(), body.len(), vec![body.len() / 3, body.len()]);
+    let source = ArchiveSource {
+        url,
+        md5,
+        size: body.len() as u64,
+    };
+    let folder = fetch(&source, &dest, 2).unwrap();
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+    assert_eq!(dupstudy_cifar::load(&folder).unwrap().train().len(), 20);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -103,7 +124,7 @@ fn truncated_transfer_is_retried_then_reported_and_never_kept() {
 fn wrong_checksum_is_reported_and_never_kept() {
     let dir = scratch("checksum");
     let body = small_archive(&dir.join("source.tar.gz"));
-    let url = serve(body.clone(), body.len(), body.len(), 2);
+    let (url, _) = serve(body.clone(), body.len(), vec![body.len(); 2]);
     let dest = dir.join("data");
     let source = ArchiveSource {
         url,

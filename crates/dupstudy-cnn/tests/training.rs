@@ -1,24 +1,31 @@
-//! Short training runs on a few hundred real images (the CI version of the bar):
-//! learning happens, runs are deterministic, adversarial training resists the attack better.
+//! Short training runs: learning happens and runs are deterministic (on a generated
+//! learnable set, so they run anywhere); adversarial training resists the attack better
+//! (on a few hundred real images, when CIFAR-10 is there; CI always has it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::Device;
 use dupstudy_cifar::SplitName;
 use dupstudy_cnn::{ModelConfig, PgdConfig, TrainConfig, Trainer, evaluate};
 
-fn data() -> Arc<dupstudy_cifar::Cifar10> {
-    let dir = std::env::var_os("CIFAR10_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/cifar-10-jpeg/cifar-10-batches-bin")
-        });
-    Arc::new(
-        dupstudy_cifar::load(&dir)
-            .unwrap_or_else(|e| panic!("these tests need CIFAR-10 ({e}); set CIFAR10_DIR")),
-    )
+/// A generated set the standard network can learn (flat class colours, stripes, noise).
+fn synthetic() -> Arc<dupstudy_cifar::Cifar10> {
+    Arc::new(dupstudy_cifar::synthetic::learnable(512, 500, 40, 3).unwrap())
+}
+
+/// The real CIFAR-10, or `None` (the test is skipped; under CI a missing set fails).
+fn real() -> Option<Arc<dupstudy_cifar::Cifar10>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = dupstudy_cifar::real_data_for_tests(&root)
+        .expect("CI must provide CIFAR-10 (CIFAR10_DIR or ../shared/cifar-10-jpeg)");
+    match dir {
+        Some(dir) => Some(Arc::new(dupstudy_cifar::load(&dir).unwrap())),
+        None => {
+            eprintln!("skipping: no CIFAR-10 beside the workspace and CIFAR10_DIR unset");
+            None
+        }
+    }
 }
 
 fn train(
@@ -42,7 +49,7 @@ fn train(
 
 #[test]
 fn standard_training_learns_and_is_deterministic() {
-    let data = data();
+    let data = synthetic();
     let mut config = TrainConfig::paper_standard(1);
     config.epochs = 8;
     config.batch_size = 32;
@@ -65,8 +72,8 @@ fn standard_training_learns_and_is_deterministic() {
     .unwrap();
     let accuracy = clean.accuracy().unwrap();
     assert!(
-        accuracy > 0.2,
-        "128 steps on 512 images should beat chance (0.1) clearly: {accuracy}"
+        accuracy > 0.5,
+        "128 steps on 512 learnable images should beat chance (0.1) by far: {accuracy}"
     );
     // Same seed, same weights; prefetching changes nothing.
     config.prefetch = 0;
@@ -81,7 +88,7 @@ fn standard_training_learns_and_is_deterministic() {
 
 #[test]
 fn adversarial_training_resists_pgd_better_than_standard_training() {
-    let data = data();
+    let Some(data) = real() else { return };
     let n = 384;
     let mut standard = TrainConfig::paper_standard(2);
     standard.epochs = 6;

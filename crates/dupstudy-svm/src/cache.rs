@@ -20,6 +20,8 @@ pub(crate) struct RowCache {
     budget: usize,
     /// Allocated `f32` slots over all rows.
     used: usize,
+    /// Rows dropped so far to stay within the budget.
+    evictions: u64,
 }
 
 impl RowCache {
@@ -34,6 +36,7 @@ impl RowCache {
             tail: NONE,
             budget,
             used: 0,
+            evictions: 0,
         }
     }
 
@@ -54,6 +57,7 @@ impl RowCache {
                 let after = self.next[victim];
                 if victim != pinned {
                     self.evict(victim);
+                    self.evictions += 1;
                 }
                 victim = after;
             }
@@ -128,6 +132,11 @@ impl RowCache {
             }
             h = after;
         }
+    }
+
+    /// Rows dropped so far to stay within the budget.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions
     }
 
     fn evict(&mut self, k: usize) {

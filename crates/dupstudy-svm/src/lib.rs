@@ -35,6 +35,6 @@ pub mod train;
 
 pub use error::{Result, SvmError};
 pub use model::SvmModel;
-pub use params::{Gamma, MIN_CACHE_BYTES, SvmParams};
+pub use params::{Gamma, MIN_CACHE_BYTES, PARALLEL_FROM, SvmParams};
 pub use simd::instruction_set;
 pub use train::Svm;

@@ -26,6 +26,7 @@ pub struct SvmModel {
     dual_objective: f64,
     iterations: u64,
     converged: bool,
+    cache_evictions: u64,
     threads: usize,
 }
 
@@ -93,6 +94,7 @@ impl SvmModel {
             dual_objective: solution.objective,
             iterations: solution.iterations,
             converged: solution.converged,
+            cache_evictions: solution.cache_evictions,
             threads,
         }
     }
@@ -147,6 +149,12 @@ impl SvmModel {
     /// The dual objective at the solution, `1/2 a^T Q a - e^T a` (LIBSVM's `obj`).
     pub fn dual_objective(&self) -> f64 {
         self.dual_objective
+    }
+
+    /// Kernel rows the fit dropped from its cache to stay within the cache budget (0 when
+    /// the whole kernel fitted).
+    pub fn cache_evictions(&self) -> u64 {
+        self.cache_evictions
     }
 
     /// SMO iterations taken.

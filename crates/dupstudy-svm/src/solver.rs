@@ -25,12 +25,8 @@ const TAU: f64 = 1e-12;
 // of the paper's problem): splitting at 16k-32k points made fits 5-20 % slower, serial and
 // split were even at 100k, so the split is kept for larger problems and more cores only.
 // Prediction, whose work per call is large, is parallel at any size.
-/// Rows at least this long are computed in parallel (when threads are allowed).
-const PARALLEL_ROW: usize = 1 << 18;
-/// Working-set scans over at least this many points run in parallel.
-const PARALLEL_SCAN: usize = 1 << 18;
-/// Gradient updates over at least this many points run in parallel.
-const PARALLEL_UPDATE: usize = 1 << 20;
+// Rows at least `parallel_from` long are computed in parallel (when threads are allowed),
+// working-set scans over at least that many points too, gradient updates from four times it.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -48,6 +44,7 @@ pub(crate) struct Solution {
     pub(crate) objective: f64,
     pub(crate) iterations: u64,
     pub(crate) converged: bool,
+    pub(crate) cache_evictions: u64,
 }
 
 /// Settings of one solve.
@@ -60,6 +57,7 @@ pub(crate) struct SolverSettings {
     pub(crate) cache_bytes: usize,
     pub(crate) shrinking: bool,
     pub(crate) parallel: bool,
+    pub(crate) parallel_from: usize,
 }
 
 pub(crate) struct Solver {
@@ -164,6 +162,7 @@ impl Solver {
             objective,
             iterations,
             converged,
+            cache_evictions: self.cache.evictions(),
         }
     }
 
@@ -173,7 +172,7 @@ impl Solver {
         if start < len {
             let out = &mut self.cache.row_mut(i)[start..len];
             let (points, sign, gamma) = (&self.points, &self.sign, self.settings.gamma);
-            if self.settings.parallel && out.len() >= PARALLEL_ROW {
+            if self.settings.parallel && out.len() >= self.settings.parallel_from {
                 const PIECE: usize = 4096;
                 out.par_chunks_mut(PIECE)
                     .enumerate()
@@ -251,7 +250,7 @@ impl Solver {
             let q_i = &self.cache.row(i)[..active];
             let q_j = &self.cache.row(j)[..active];
             let g = &mut self.g[..active];
-            if self.settings.parallel && active >= PARALLEL_UPDATE {
+            if self.settings.parallel && active >= 4 * self.settings.parallel_from {
                 const PIECE: usize = 8192;
                 g.par_chunks_mut(PIECE).enumerate().for_each(|(p, piece)| {
                     let s = p * PIECE;
@@ -294,7 +293,7 @@ impl Solver {
     /// active sets are scanned in parallel pieces combined by the same rule.
     fn select_working_set(&mut self) -> Option<(usize, usize)> {
         let active = self.active_size;
-        let parallel = self.settings.parallel && active >= PARALLEL_SCAN;
+        let parallel = self.settings.parallel && active >= self.settings.parallel_from;
         let (g, status, sign) = (
             &self.g[..active],
             &self.status[..active],

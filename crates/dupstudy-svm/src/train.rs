@@ -77,6 +77,7 @@ impl Svm {
             cache_bytes: self.params.cache_bytes_value(),
             shrinking: self.params.shrinking_value(),
             parallel: threads != 1,
+            parallel_from: self.params.parallel_from_value(),
         };
         let y: Vec<f64> = labels.iter().map(|&l| f64::from(l)).collect();
         let points = ColumnPoints::from_rows(features);

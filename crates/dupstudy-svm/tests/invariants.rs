@@ -207,3 +207,73 @@ fn iteration_cap_is_reported() {
     assert!(!model.converged());
     assert_eq!(model.iterations(), 1);
 }
+
+/// 1,500 points of the paper's two Gaussian classes plus 30 % duplicates: a kernel of about
+/// 9 MB of `f32` rows, which the minimum cache (1 MiB) cannot hold.
+fn large_problem() -> (Array2<f64>, Vec<i32>) {
+    use rand::SeedableRng;
+    let classes = dupstudy_gauss::GaussianParams::default()
+        .count_per_class(750)
+        .check()
+        .unwrap();
+    let points = classes.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+    let dups: Vec<usize> = (0..450).map(|k| (k * 7) % points.len()).collect();
+    let all = points.with_appended(&dups).unwrap();
+    (all.features().to_owned(), all.labels())
+}
+
+#[test]
+fn tiny_cache_and_split_iterations_give_the_same_fit() {
+    let (x, y) = large_problem();
+    let base = SvmParams::default().c(1.0).gamma(Gamma::Auto).threads(1);
+    let fit = |p: SvmParams| p.check().unwrap().fit(x.view(), &y).unwrap();
+    let reference = fit(base.clone());
+    assert_eq!(
+        reference.cache_evictions(),
+        0,
+        "the default cache holds the kernel"
+    );
+    let tiny = fit(base.clone().cache_bytes(dupstudy_svm::MIN_CACHE_BYTES));
+    assert!(
+        tiny.cache_evictions() > 1_000,
+        "the tiny cache must evict rows all the time, evicted {}",
+        tiny.cache_evictions()
+    );
+    // Every piece of work inside an iteration split across 2 threads.
+    let split = fit(base.clone().threads(2).parallel_from(1));
+    let grid = Array2::from_shape_fn((400, 2), |(i, j)| {
+        -3.0 + 7.0 * ((i * (j + 3)) % 400) as f64 / 400.0
+    });
+    let decisions = |m: &dupstudy_svm::SvmModel| -> Vec<u64> {
+        m.decision_function(grid.view())
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    for (name, model) in [("tiny cache", &tiny), ("split across threads", &split)] {
+        assert!(model.converged(), "{name}");
+        assert_eq!(
+            model.iterations(),
+            reference.iterations(),
+            "{name}: iterations"
+        );
+        assert_eq!(
+            model.dual_objective().to_bits(),
+            reference.dual_objective().to_bits(),
+            "{name}: objective {} vs {}",
+            model.dual_objective(),
+            reference.dual_objective()
+        );
+        assert_eq!(
+            model.support_indices(),
+            reference.support_indices(),
+            "{name}"
+        );
+        assert_eq!(
+            decisions(model),
+            decisions(&reference),
+            "{name}: decision values"
+        );
+    }
+}

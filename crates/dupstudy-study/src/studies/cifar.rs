@@ -189,7 +189,7 @@ pub struct CellSpec {
     pub seed: u64,
     /// The shared setting.
     pub setting: Setting,
-    /// [`CELL_VERSION`].
+    /// The cell format version (bumped when a change alters what a cell computes).
     pub version: u32,
 }
 

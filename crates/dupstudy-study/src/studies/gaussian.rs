@@ -121,7 +121,7 @@ pub struct CellSpec {
     pub seed: u64,
     /// The shared setting.
     pub setting: Setting,
-    /// [`CELL_VERSION`].
+    /// The cell format version (bumped when a change alters what a cell computes).
     pub version: u32,
 }
 
@@ -426,6 +426,23 @@ impl Plan {
     }
 }
 
+impl Context {
+    /// The true class and the Bayes-optimal class of every held-out test point, in the
+    /// order of the cells' packed test predictions.
+    ///
+    /// # Errors
+    /// A point of the wrong dimension (not for points of this context).
+    pub fn test_reference(&self) -> Result<(Vec<usize>, Vec<usize>)> {
+        let bayes = (0..self.test.len())
+            .map(|i| {
+                let p = self.test.point(i);
+                self.classes.bayes_class(&[p[0], p[1]])
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        Ok((self.test.classes().to_vec(), bayes))
+    }
+}
+
 impl CellSpec {
     /// `gaussian-<policy|original>-d<rate>-s<seed>-<hash of everything>`.
     ///
@@ -517,7 +534,9 @@ fn run_cell(spec: &CellSpec, ctx: &Context) -> Result<CellResult> {
     })
 }
 
-fn pack_bits(classes: &[usize]) -> String {
+/// Test-set predictions (class 0 or 1 per point) packed one bit per point as hex, as cell
+/// records store them.
+pub fn pack_bits(classes: &[usize]) -> String {
     classes
         .chunks(8)
         .map(|chunk| {
@@ -611,7 +630,7 @@ impl Study for GaussianStudy {
 
     /// The slowest kind of pending cell (largest D-rate) is timed in parallel as the run
     /// would do, a dozen per worker thread, not saved; every pending cell is assumed to
-    /// take as long, and [`AGGREGATION_SHARE`] and the margin are added.
+    /// take as long, and a share for the summary and the margin are added.
     fn estimate(&self, _plan: &Plan, ctx: &Context, pending: &[&CellSpec]) -> Result<Estimate> {
         let mut probes = pending.to_vec();
         probes.sort_by(|a, b| b.d_rate.total_cmp(&a.d_rate));
