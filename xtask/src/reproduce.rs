@@ -98,7 +98,10 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
     let out = out_dir(args, root);
     let (plans, data) = build_plans(args, root)?;
     threads(args.jobs)?;
-    let needs_device = plans.studies.iter().any(|(n, _)| n.starts_with("cifar"));
+    let mut needs_device = false;
+    for (name, _) in &plans.studies {
+        needs_device |= study_of(name)?.needs_cifar();
+    }
     let env = Env {
         data: data.clone(),
         device: device(&args.device, needs_device)?,
@@ -231,7 +234,7 @@ fn render(
         report.claims.extend(summary.claims);
         report.sections.push(summary.section);
     }
-    if plans.profile == "quick" && plans.studies.iter().any(|(n, _)| n.starts_with("cifar")) {
+    if plans.profile == "quick" && manifest.data["cifar10"].is_object() {
         report.notes.push("profile `quick`: the CIFAR studies use reduced data, epochs and seeds (see each section) to fit about an hour on 2 CPU cores; run `--profile paper` on a GPU for the paper's protocol".into());
     }
     revisions.remove(revision);
