@@ -257,3 +257,14 @@ fn weights_round_trip_through_safetensors() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn flops_per_image_follow_the_layer_shapes() {
+    let close = |a: f64, b: f64| (a / b - 1.0).abs() < 2e-3;
+    let s = ModelConfig::standard();
+    let a = ModelConfig::adversarial();
+    assert!((s.forward_flops() - (884_736.0 + 2_359_296.0 + 524_288.0 + 2_560.0)).abs() < 0.5);
+    assert!(close(s.forward_flops(), 3.77e6) && close(a.forward_flops(), 13.31e6));
+    assert!(close(s.train_step_flops(), 10.43e6) && close(a.train_step_flops(), 38.16e6));
+    assert!(close(s.pgd_step_flops(10), 85.85e6) && close(a.pgd_step_flops(10), 304.4e6));
+}
