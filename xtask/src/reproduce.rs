@@ -224,13 +224,16 @@ fn render(
     let mut revisions = std::collections::BTreeSet::new();
     for (name, plan) in &plans.studies {
         let study = study_of(name)?;
-        let summary = study
+        let dupstudy_study::driver::Summarized {
+            summary,
+            revisions: made_by,
+        } = study
             .summarize(plan, out)
             .with_context(|| format!("summarizing {name} from {}", out.display()))?;
         for (file, figure) in summary.section.figures() {
             crate::plot::draw(&out.join(&summary.section.dir).join(file), figure)?;
         }
-        revisions.extend(study.cell_revisions(plan, out)?);
+        revisions.extend(made_by);
         report.claims.extend(summary.claims);
         report.sections.push(summary.section);
     }

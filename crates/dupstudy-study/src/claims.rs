@@ -240,6 +240,15 @@ impl ClaimSpec {
     pub fn find<'a>(table: &'a [ClaimSpec], id: &str) -> Option<&'a ClaimSpec> {
         table.iter().find(|c| c.id == id)
     }
+
+    /// The spec with this id in a study's own table, for the ids the study itself names.
+    ///
+    /// # Panics
+    /// If the table lacks the id: a mismatch between a study's code and its own table
+    /// (every study's tests reach every claim), never something a user can cause.
+    pub fn by_id(table: &'static [ClaimSpec], id: &str) -> &'static ClaimSpec {
+        Self::find(table, id).unwrap_or_else(|| panic!("claim {id} is not in the study's table"))
+    }
 }
 
 /// `mean [low, high]` of a summary, in percentage points when `percent` is set.

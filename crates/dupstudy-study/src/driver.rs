@@ -134,37 +134,36 @@ pub fn run_cells<S: Study>(
     }
 }
 
-/// Loads every cell of `plan` and summarizes them; writes `summary.csv` into the study's
-/// folder. Records from older revisions are read as they are.
+/// A study's summary and the code revisions that computed its cells.
+#[derive(Debug, Clone)]
+pub struct Summarized {
+    /// Table, claims and report section.
+    pub summary: StudySummary,
+    /// Revisions recorded in the cells (`unrecorded` for cells from before they were kept).
+    pub revisions: BTreeSet<String>,
+}
+
+/// Loads every cell of `plan` once and summarizes them; writes `summary.csv` into the
+/// study's folder. Records from older revisions are read as they are.
 ///
 /// # Errors
 /// [`StudyError::MissingCell`] naming the first missing cell, or a corrupt record.
-pub fn summarize<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<StudySummary> {
+pub fn summarize<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<Summarized> {
     let store = store_of(out, study.name());
     let mut records: Vec<CellRecord<S::Cell, S::Result>> = Vec::new();
     for cell in study.cells(plan) {
         records.push(store.require(&study.cell_id(&cell)?)?);
     }
+    let revisions = records
+        .iter()
+        .map(|r| r.revision.clone().unwrap_or_else(|| "unrecorded".into()))
+        .collect();
     let summary = study.summarize(plan, &records)?;
     write_atomic(
         &study_dir(out, study.name()).join("summary.csv"),
         summary.table.to_csv().as_bytes(),
     )?;
-    Ok(summary)
-}
-
-/// The code revisions that computed the stored cells of `plan`.
-///
-/// # Errors
-/// As [`summarize`].
-pub fn cell_revisions<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<BTreeSet<String>> {
-    let store = store_of(out, study.name());
-    let mut revisions = BTreeSet::new();
-    for cell in study.cells(plan) {
-        let record: CellRecord<Value, Value> = store.require(&study.cell_id(&cell)?)?;
-        revisions.insert(record.revision.unwrap_or_else(|| "unrecorded".into()));
-    }
-    Ok(revisions)
+    Ok(Summarized { summary, revisions })
 }
 
 /// A study behind a plan stored as JSON, so that the registry can hold every study.
@@ -211,12 +210,7 @@ pub trait AnyStudy: Sync {
     ///
     /// # Errors
     /// As [`summarize`].
-    fn summarize(&self, plan: &Value, out: &Path) -> Result<StudySummary>;
-    /// [`cell_revisions`].
-    ///
-    /// # Errors
-    /// As [`summarize`].
-    fn cell_revisions(&self, plan: &Value, out: &Path) -> Result<BTreeSet<String>>;
+    fn summarize(&self, plan: &Value, out: &Path) -> Result<Summarized>;
 }
 
 fn typed<S: Study>(study: &S, plan: &Value) -> Result<S::Plan> {
@@ -306,11 +300,8 @@ impl<S: Study> AnyStudy for S {
         let ctx = self.context(&plan, env)?;
         run_cells(self, &ctx, &cells, env, progress).map(Some)
     }
-    fn summarize(&self, plan: &Value, out: &Path) -> Result<StudySummary> {
+    fn summarize(&self, plan: &Value, out: &Path) -> Result<Summarized> {
         summarize(self, &typed(self, plan)?, out)
-    }
-    fn cell_revisions(&self, plan: &Value, out: &Path) -> Result<BTreeSet<String>> {
-        cell_revisions(self, &typed(self, plan)?, out)
     }
 }
 

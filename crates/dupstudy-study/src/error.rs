@@ -48,14 +48,6 @@ pub enum StudyError {
         /// The folder looked in.
         dir: PathBuf,
     },
-    /// A unit id that the plan does not hold.
-    #[error("{id} is not a unit of {plan}")]
-    UnknownUnit {
-        /// The id asked for.
-        id: String,
-        /// The plan file.
-        plan: PathBuf,
-    },
     /// A study name that is not in the registry.
     #[error("unknown study `{name}`; the studies are: {known}")]
     UnknownStudy {

@@ -203,10 +203,12 @@ fn two_workers_share_the_cells_and_each_computes_some() {
     assert!(a.is_disjoint(&b), "no cell computed twice");
     let all: BTreeSet<String> = cells.iter().map(|c| c.id().unwrap()).collect();
     assert_eq!(&a | &b, all);
-    let summary = driver::summarize(&study, &plan, &out).unwrap();
-    assert!(!summary.claims.is_empty());
-    let revisions = driver::cell_revisions(&study, &plan, &out).unwrap();
-    assert_eq!(revisions.into_iter().collect::<Vec<_>>(), ["test"]);
+    let summarized = driver::summarize(&study, &plan, &out).unwrap();
+    assert!(!summarized.summary.claims.is_empty());
+    assert_eq!(
+        summarized.revisions.into_iter().collect::<Vec<_>>(),
+        ["test"]
+    );
     // Nothing is left claimed.
     let claims = std::fs::read_dir(out.join("cifar-standard/cells"))
         .unwrap()

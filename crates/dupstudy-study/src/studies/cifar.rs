@@ -38,7 +38,7 @@ use crate::figure::{Color, Figure, Panel, Series};
 use crate::profile::{Env, Profile, Request};
 use crate::report::{Section, human_duration};
 use crate::seeding;
-use crate::store::{CellRecord, config_hash, read_json};
+use crate::store::{CellRecord, config_hash};
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
 use crate::table::{Estimate as Value, Row, Table};
 
@@ -346,7 +346,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
 ];
 
 fn claim(id: &str) -> &'static ClaimSpec {
-    CLAIMS.iter().find(|c| c.id == id).unwrap_or(&CLAIMS[0])
+    ClaimSpec::by_id(CLAIMS, id)
 }
 
 /// The paper's clean test accuracies of `network` at D-rates 0, 30 and 60, read from the
@@ -1668,36 +1668,57 @@ fn series_table(network: Network, variant: Variant, recs: &Records<'_>) -> Strin
     md
 }
 
+/// `label` followed by the interval, and the rule's verdict on it.
+fn measured(label: String, rule: Rule, s: &Option<Summary>) -> (String, Verdict) {
+    (format!("{label}{}", shown(s)), judged(rule, s))
+}
+
 fn claims(network: Network, variants: &[Variant], recs: &Records<'_>) -> Vec<ClaimCheck> {
     let mut out = Vec::new();
     let delta_at = |variant: Variant, d: f64, m: Measure| {
         recs.at(variant, d).and_then(|cells| recs.delta(&cells, m))
     };
+    // The paper's two accuracy changes: ours (uniform %) and the paper's way (`other`).
+    let (change_ids, other, ours_label, other_label): ([&str; 2], Variant, &str, &str) =
+        match network {
+            Network::Standard => (
+                ["S-30", "S-60"],
+                Variant::NotebookCopies,
+                "uniform % definition: Δ ",
+                "notebook definition",
+            ),
+            Network::Adversarial => (
+                ["A-30", "A-60"],
+                Variant::PaperAttack,
+                "Madry PGD: Δ ",
+                "paper code's attack",
+            ),
+        };
+    for id in change_ids {
+        let spec = claim(id);
+        let PaperValue::Change { d_rate: d, .. } = spec.paper else {
+            continue;
+        };
+        let other_label = match network {
+            Network::Standard => format!("{other_label} ({} copies): Δ ", d / 10.0),
+            Network::Adversarial => format!("{other_label}: Δ "),
+        };
+        out.push(spec.check(
+            None,
+            measured(
+                ours_label.into(),
+                spec.rule,
+                &delta_at(Variant::Uniform, d, Measure::Test),
+            ),
+            Some(measured(
+                other_label,
+                spec.rule,
+                &delta_at(other, d, Measure::Test),
+            )),
+        ));
+    }
     match network {
         Network::Standard => {
-            for id in ["S-30", "S-60"] {
-                let spec = claim(id);
-                let PaperValue::Change { d_rate: d, .. } = spec.paper else {
-                    continue;
-                };
-                let ours = delta_at(Variant::Uniform, d, Measure::Test);
-                let notebook = delta_at(Variant::NotebookCopies, d, Measure::Test);
-                out.push(spec.check(
-                    None,
-                    (
-                        format!("uniform % definition: Δ {}", shown(&ours)),
-                        judged(spec.rule, &ours),
-                    ),
-                    Some((
-                        format!(
-                            "notebook definition ({} copies): Δ {}",
-                            d / 10.0,
-                            shown(&notebook)
-                        ),
-                        judged(spec.rule, &notebook),
-                    )),
-                ));
-            }
             let top = recs.largest(Variant::Uniform);
             let spec = claim("S-plateau");
             let check = if top > 60.0 {
@@ -1708,9 +1729,10 @@ fn claims(network: Network, variants: &[Variant], recs: &Records<'_>) -> Vec<Cla
                     (Some(a), Some(b)) => Records::paired(&a, &b, Measure::Test, false),
                     _ => None,
                 };
-                (
-                    format!("test acc. at {top} minus at 60: {}", shown(&diff)),
-                    judged(spec.rule, &diff),
+                measured(
+                    format!("test acc. at {top} minus at 60: "),
+                    spec.rule,
+                    &diff,
                 )
             } else {
                 let why = "no D-rate above 60 in this run's plan";
@@ -1726,18 +1748,13 @@ fn claims(network: Network, variants: &[Variant], recs: &Records<'_>) -> Vec<Cla
                 if d == 0.0 {
                     continue;
                 }
-                let (c, u) = (recs.at(control, d), recs.at(Variant::Uniform, d));
-                let s = match (c, u) {
+                let s = match (recs.at(control, d), recs.at(Variant::Uniform, d)) {
                     (Some(c), Some(u)) => {
                         Records::paired(&c, &u, Measure::Test, control == Variant::EqualSteps)
                     }
                     _ => None,
                 };
-                out.push(spec.check(
-                    None,
-                    (format!("D-rate {d}: {}", shown(&s)), judged(spec.rule, &s)),
-                    None,
-                ));
+                out.push(spec.check(None, measured(format!("D-rate {d}: "), spec.rule, &s), None));
             }
             for &variant in variants
                 .iter()
@@ -1762,40 +1779,21 @@ fn claims(network: Network, variants: &[Variant], recs: &Records<'_>) -> Vec<Cla
             }
         }
         Network::Adversarial => {
-            for id in ["A-30", "A-60"] {
-                let spec = claim(id);
-                let PaperValue::Change { d_rate: d, .. } = spec.paper else {
-                    continue;
-                };
-                let ours = delta_at(Variant::Uniform, d, Measure::Test);
-                let paper_way = delta_at(Variant::PaperAttack, d, Measure::Test);
-                out.push(spec.check(
-                    None,
-                    (
-                        format!("Madry PGD: Δ {}", shown(&ours)),
-                        judged(spec.rule, &ours),
-                    ),
-                    Some((
-                        format!("paper code's attack: Δ {}", shown(&paper_way)),
-                        judged(spec.rule, &paper_way),
-                    )),
-                ));
-            }
             let d = recs.largest(Variant::Uniform);
             if d > 0.0 {
                 let spec = claim("A-robust");
-                let ours = delta_at(Variant::Uniform, d, Measure::Robust);
                 let pd = recs.largest(Variant::PaperAttack);
-                let paper_way = delta_at(Variant::PaperAttack, pd, Measure::Robust);
                 out.push(spec.check(
                     None,
-                    (
-                        format!("Madry PGD, D-rate {d}: Δ robust acc. {}", shown(&ours)),
-                        judged(spec.rule, &ours),
+                    measured(
+                        format!("Madry PGD, D-rate {d}: Δ robust acc. "),
+                        spec.rule,
+                        &delta_at(Variant::Uniform, d, Measure::Robust),
                     ),
-                    Some((
-                        format!("paper attack, D-rate {pd}: Δ {}", shown(&paper_way)),
-                        judged(spec.rule, &paper_way),
+                    Some(measured(
+                        format!("paper attack, D-rate {pd}: Δ "),
+                        spec.rule,
+                        &delta_at(Variant::PaperAttack, pd, Measure::Robust),
                     )),
                 ));
             }
@@ -1826,12 +1824,4 @@ fn paper_table(network: Network, recs: &Records<'_>) -> String {
     }
     md.push('\n');
     md
-}
-
-/// Reads a checkpoint's history as [`run_cell`] does (for tools that inspect a run).
-///
-/// # Errors
-/// A missing or unreadable `state.json`.
-pub fn checkpoint_state(dir: &std::path::Path) -> Result<serde_json::Value> {
-    read_json(&dir.join("state.json"), "checkpoint state")
 }

@@ -271,7 +271,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
 ];
 
 fn claim(id: &str) -> &'static ClaimSpec {
-    CLAIMS.iter().find(|c| c.id == id).unwrap_or(&CLAIMS[0])
+    ClaimSpec::by_id(CLAIMS, id)
 }
 
 impl Plan {
