@@ -29,6 +29,7 @@ pub fn conv_relu_pool(
             bias,
             affine.cloned(),
             false,
+            kernels.direct_convolutions(),
         )?);
     }
     let x = match affine {
@@ -63,6 +64,7 @@ pub fn conv_relu_pool_flat(
             bias,
             None,
             true,
+            kernels.direct_convolutions(),
         )?);
     }
     Ok(conv_relu_pool(x, weight, bias, None, kernels)?.flatten_from(1)?)

@@ -63,7 +63,7 @@ fn check_conv(n: usize, cin: usize, cout: usize, side: usize, with_affine: bool,
         shift: (0..cin).map(|c| -0.5 + c as f32 * 0.1).collect(),
     });
     let mut results = Vec::new();
-    for kernels in [Kernels::Fast, Kernels::Reference] {
+    for kernels in [Kernels::Reference, Kernels::Fast, Kernels::Portable] {
         let out = layers::conv_relu_pool(
             x.as_tensor(),
             w.as_tensor(),
@@ -80,12 +80,14 @@ fn check_conv(n: usize, cin: usize, cout: usize, side: usize, with_affine: bool,
             grads.get(b.as_tensor()).unwrap().clone(),
         ));
     }
-    let (fast, reference) = (&results[0], &results[1]);
-    let ctx = format!("n {n} cin {cin} cout {cout} side {side} affine {with_affine}");
-    assert_close(&format!("{ctx}: output"), &fast.0, &reference.0, 1e-5);
-    assert_close(&format!("{ctx}: d input"), &fast.1, &reference.1, 1e-4);
-    assert_close(&format!("{ctx}: d weight"), &fast.2, &reference.2, 1e-4);
-    assert_close(&format!("{ctx}: d bias"), &fast.3, &reference.3, 1e-4);
+    let reference = &results[0];
+    for (fast, name) in results[1..].iter().zip(["fast", "portable"]) {
+        let ctx = format!("{name}: n {n} cin {cin} cout {cout} side {side} affine {with_affine}");
+        assert_close(&format!("{ctx}: output"), &fast.0, &reference.0, 1e-5);
+        assert_close(&format!("{ctx}: d input"), &fast.1, &reference.1, 1e-4);
+        assert_close(&format!("{ctx}: d weight"), &fast.2, &reference.2, 1e-4);
+        assert_close(&format!("{ctx}: d bias"), &fast.3, &reference.3, 1e-4);
+    }
 }
 
 #[test]
@@ -156,6 +158,16 @@ proptest! {
         check_conv(n, cin, cout, 2 * half, affine, seed);
     }
 
+    /// Wider images and more channels than the paper's, so that every column block (one
+    /// or two vectors, masked tails, several blocks per row) and every channel block size
+    /// of the direct kernels is reached.
+    #[test]
+    fn conv_kernel_matches_candle_on_wide_random_shapes(
+        n in 1usize..10, cin in 1usize..7, cout in 1usize..27, half in 6usize..29, affine in any::<bool>(), seed in 0u64..1000,
+    ) {
+        check_conv(n, cin, cout, 2 * half, affine, seed);
+    }
+
     #[test]
     fn dense_kernel_matches_candle_on_random_shapes(
         n in 1usize..20, input in 1usize..70, output in 1usize..30, relu in any::<bool>(), seed in 0u64..1000,
@@ -165,9 +177,13 @@ proptest! {
 }
 
 #[test]
-fn whole_model_agrees_on_both_paths() {
-    for config in [ModelConfig::standard(), ModelConfig::adversarial()] {
-        let (_, fast) = Cnn::init(&config, 5, &Device::Cpu).unwrap();
+fn whole_model_agrees_on_every_path() {
+    for (config, kernels) in [ModelConfig::standard(), ModelConfig::adversarial()]
+        .into_iter()
+        .flat_map(|c| [(c.clone(), Kernels::Fast), (c, Kernels::Portable)])
+    {
+        let (_, mut fast) = Cnn::init(&config, 5, &Device::Cpu).unwrap();
+        fast.set_kernels(kernels);
         let mut reference = fast.clone();
         reference.set_kernels(Kernels::Reference);
         let x =
@@ -187,9 +203,9 @@ fn whole_model_agrees_on_both_paths() {
             );
             out.push((logits, gs));
         }
-        assert_close("logits", &out[0].0, &out[1].0, 1e-5);
+        assert_close(&format!("{kernels:?}: logits"), &out[0].0, &out[1].0, 1e-5);
         for (k, (a, b)) in out[0].1.iter().zip(&out[1].1).enumerate() {
-            assert_close(&format!("gradient {k}"), a, b, 1e-4);
+            assert_close(&format!("{kernels:?}: gradient {k}"), a, b, 1e-4);
         }
     }
 }

@@ -17,7 +17,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::gemm::{MatRef, matmul, matmul_transposed_dst};
-use super::{cpu_slice, tensor_from_vec};
+use super::{cpu_slice, direct, tensor_from_vec};
 
 /// Images per parallel task (fixed, so that reductions are deterministic).
 const IMAGES_PER_TASK: usize = 8;
@@ -39,6 +39,8 @@ pub(crate) struct ConvReluPool {
     /// Emit `(n, cout * h/2 * w/2)` instead of `(n, cout, h/2, w/2)` (same memory), so a
     /// following linear layer needs no reshape node in the graph.
     flatten: bool,
+    /// Use the direct AVX-512 kernels ([`super::direct`]) instead of im2col + GEMM.
+    direct: bool,
     /// Winner codes of the forward pass, kept for the backward pass.
     codes: Mutex<Vec<u8>>,
 }
@@ -93,6 +95,7 @@ pub(crate) fn conv_relu_pool(
     bias: &Tensor,
     affine: Option<InputAffine>,
     flatten: bool,
+    direct: bool,
 ) -> candle_core::Result<Tensor> {
     x.apply_op3(
         weight,
@@ -100,6 +103,7 @@ pub(crate) fn conv_relu_pool(
         ConvReluPool {
             affine,
             flatten,
+            direct: direct && super::direct::available(),
             codes: Mutex::new(Vec::new()),
         },
     )
@@ -221,25 +225,32 @@ fn bias_relu_pool(conv: &[f32], bias: &[f32], d: Dims, out: &mut [f32], codes: &
     }
 }
 
-impl CustomOp3 for ConvReluPool {
-    fn name(&self) -> &'static str {
-        "conv3x3-relu-maxpool2"
-    }
+/// The winner codes and the gradient flowing into one parallel task's images.
+struct TaskInput<'a> {
+    /// First image of the task.
+    first: usize,
+    /// Images in the task.
+    images: usize,
+    /// Winner codes of the whole batch.
+    codes: &'a [u8],
+    /// Gradient of the pooled output, whole batch.
+    grad: &'a [f32],
+    /// The op's input, whole batch.
+    x: &'a [f32],
+}
 
-    fn cpu_fwd(
+impl ConvReluPool {
+    /// Forward pass through im2col and `gemm` (any CPU).
+    fn forward_gemm(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let d = dims(l1, l2, l3)?;
-        let (x, w, b) = (cpu_slice(s1, l1)?, cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        d: Dims,
+        out: &mut [f32],
+        codes: &mut [u8],
+    ) {
         let per_image = d.pooled();
-        let mut out = vec![0.0f32; d.n * per_image];
-        let mut codes = vec![DEAD; d.n * per_image];
         let weights = MatRef::row_major(w, d.cout, d.k());
         out.par_chunks_mut(IMAGES_PER_TASK * per_image)
             .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
@@ -269,6 +280,200 @@ impl CustomOp3 for ConvReluPool {
                     );
                 }
             });
+    }
+
+    /// Forward pass through the direct AVX-512 kernels.
+    fn forward_direct(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        d: Dims,
+        out: &mut [f32],
+        codes: &mut [u8],
+    ) {
+        let per_image = d.pooled();
+        let packed = direct::pack_weights(w, d.cout, d.cin, false);
+        let affine = self
+            .affine
+            .as_ref()
+            .map(|a| (a.scale.as_slice(), a.shift.as_slice()));
+        out.par_chunks_mut(IMAGES_PER_TASK * per_image)
+            .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
+            .enumerate()
+            .for_each(|(task, (out, codes))| {
+                let mut xpad = vec![0.0f32; d.cin * direct::padded_len(d.h, d.w)];
+                let mut conv = vec![0.0f32; d.cout * d.hw()];
+                let images = out.len() / per_image;
+                for i in 0..images {
+                    let image = task * IMAGES_PER_TASK + i;
+                    let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
+                    direct::pad_into(xi, d.cin, d.h, d.w, affine, &mut xpad);
+                    direct::conv_planes(&xpad, d.cin, d.h, d.w, &packed, d.cout, &mut conv);
+                    direct::bias_relu_pool(
+                        &conv,
+                        b,
+                        d.cout,
+                        d.h,
+                        d.w,
+                        DEAD,
+                        &mut out[i * per_image..(i + 1) * per_image],
+                        &mut codes[i * per_image..(i + 1) * per_image],
+                    );
+                }
+            });
+    }
+
+    /// One task's backward pass through im2col and `gemm`: returns its weight and bias
+    /// gradients and writes its images' input gradients to `gx`.
+    fn task_backward_gemm(
+        &self,
+        t: TaskInput<'_>,
+        w_data: &[f32],
+        d: Dims,
+        need_w: bool,
+        mut gx: Option<&mut [f32]>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let weights = MatRef::row_major(w_data, d.cout, d.k());
+        let (k, hw, per_image, image_in) = (d.k(), d.hw(), d.pooled(), d.cin * d.hw());
+        let (ph, pw) = (d.h / 2, d.w / 2);
+        let mut gw = if need_w {
+            vec![0.0f32; d.cout * k]
+        } else {
+            Vec::new()
+        };
+        let mut gb = vec![0.0f32; d.cout];
+        let mut g_conv = vec![0.0f32; d.cout * hw];
+        let mut cols = vec![0.0f32; if need_w || gx.is_some() { k * hw } else { 0 }];
+        for image in t.first..t.first + t.images {
+            g_conv.fill(0.0);
+            let code = &t.codes[image * per_image..(image + 1) * per_image];
+            let g = &t.grad[image * per_image..(image + 1) * per_image];
+            for c in 0..d.cout {
+                for py in 0..ph {
+                    for px in 0..pw {
+                        let at = (c * ph + py) * pw + px;
+                        let winner = code[at];
+                        if winner == DEAD {
+                            continue;
+                        }
+                        let (dy, dx) = (usize::from(winner / 2), usize::from(winner % 2));
+                        g_conv[c * hw + (2 * py + dy) * d.w + 2 * px + dx] = g[at];
+                        gb[c] += g[at];
+                    }
+                }
+            }
+            if need_w {
+                im2col(
+                    &t.x[image * image_in..(image + 1) * image_in],
+                    d,
+                    self.affine.as_ref(),
+                    &mut cols,
+                );
+                matmul(
+                    &mut gw,
+                    MatRef::row_major(&g_conv, d.cout, hw),
+                    MatRef::row_major(&cols, k, hw).t(),
+                    true,
+                    1,
+                );
+            }
+            if let Some(chunk) = gx.as_deref_mut() {
+                // gcols = W^T G, as G^T W into a column-major destination.
+                matmul_transposed_dst(
+                    &mut cols,
+                    MatRef::row_major(&g_conv, d.cout, hw).t(),
+                    weights,
+                    false,
+                    1,
+                );
+                let local = image - t.first;
+                col2im(
+                    &cols,
+                    d,
+                    &mut chunk[local * image_in..(local + 1) * image_in],
+                );
+            }
+        }
+        (gw, gb)
+    }
+
+    /// One task's backward pass through the direct AVX-512 kernels (`flipped`: the weights
+    /// packed for the input-gradient convolution, when `gx` is wanted).
+    fn task_backward_direct(
+        &self,
+        t: TaskInput<'_>,
+        flipped: &[f32],
+        d: Dims,
+        need_w: bool,
+        gx: Option<&mut [f32]>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let plane = direct::padded_len(d.h, d.w);
+        let (per_image, image_in) = (d.pooled(), d.cin * d.hw());
+        let mut gb = vec![0.0f32; d.cout];
+        let mut gpad = vec![0.0f32; t.images * d.cout * plane];
+        for (local, gp) in gpad.chunks_mut(d.cout * plane).enumerate() {
+            let image = t.first + local;
+            direct::unpool(
+                &t.grad[image * per_image..(image + 1) * per_image],
+                &t.codes[image * per_image..(image + 1) * per_image],
+                d.cout,
+                d.h,
+                d.w,
+                DEAD,
+                gp,
+                &mut gb,
+            );
+        }
+        let mut gw = Vec::new();
+        if need_w {
+            let affine = self
+                .affine
+                .as_ref()
+                .map(|a| (a.scale.as_slice(), a.shift.as_slice()));
+            let mut xpad = vec![0.0f32; t.images * d.cin * plane];
+            for (local, xp) in xpad.chunks_mut(d.cin * plane).enumerate() {
+                let image = t.first + local;
+                let xi = &t.x[image * image_in..(image + 1) * image_in];
+                direct::pad_into(xi, d.cin, d.h, d.w, affine, xp);
+            }
+            gw = vec![0.0f32; d.cout * d.cin * 9];
+            direct::weight_grad(&gpad, &xpad, t.images, d.cin, d.cout, d.h, d.w, &mut gw);
+        }
+        if let Some(chunk) = gx {
+            for (local, gp) in gpad.chunks(d.cout * plane).enumerate() {
+                let gxi = &mut chunk[local * image_in..(local + 1) * image_in];
+                direct::conv_planes(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
+            }
+        }
+        (gw, gb)
+    }
+}
+
+impl CustomOp3 for ConvReluPool {
+    fn name(&self) -> &'static str {
+        "conv3x3-relu-maxpool2"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = dims(l1, l2, l3)?;
+        let (x, w, b) = (cpu_slice(s1, l1)?, cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
+        let per_image = d.pooled();
+        let mut out = vec![0.0f32; d.n * per_image];
+        let mut codes = vec![DEAD; d.n * per_image];
+        if self.direct {
+            self.forward_direct(x, w, b, d, &mut out, &mut codes);
+        } else {
+            self.forward_gemm(x, w, b, d, &mut out, &mut codes);
+        }
         *self.codes.lock().unwrap_or_else(|p| p.into_inner()) = codes;
         let shape = if self.flatten {
             Shape::from_dims(&[d.n, per_image])
@@ -304,9 +509,7 @@ impl CustomOp3 for ConvReluPool {
         if codes.len() != d.n * d.pooled() || g_data.len() != codes.len() {
             candle_core::bail!("conv3x3-relu-maxpool2: backward without a matching forward pass");
         }
-        let weights = MatRef::row_major(w_data, d.cout, d.k());
-        let (k, hw, per_image, image_in) = (d.k(), d.hw(), d.pooled(), d.cin * d.hw());
-        let (ph, pw) = (d.h / 2, d.w / 2);
+        let image_in = d.cin * d.hw();
         let mut gx = if need_x {
             vec![0.0f32; d.n * image_in]
         } else {
@@ -320,79 +523,41 @@ impl CustomOp3 for ConvReluPool {
         };
         let mut gx_slots: Vec<Option<&mut [f32]>> = gx_chunks.into_iter().map(Some).collect();
         gx_slots.resize_with(n_tasks, || None);
+        let flipped = if self.direct && need_x {
+            direct::pack_weights(w_data, d.cout, d.cin, true)
+        } else {
+            Vec::new()
+        };
         let partials: Vec<(Vec<f32>, Vec<f32>)> = gx_slots
             .into_par_iter()
             .enumerate()
-            .map(|(task, mut gx_chunk)| {
-                let mut gw = if need_w {
-                    vec![0.0f32; d.cout * k]
-                } else {
-                    Vec::new()
-                };
-                let mut gb = vec![0.0f32; d.cout];
-                let mut g_conv = vec![0.0f32; d.cout * hw];
-                let mut cols = vec![0.0f32; if need_w || need_x { k * hw } else { 0 }];
+            .map(|(task, gx_chunk)| {
                 let first = task * IMAGES_PER_TASK;
-                let last = (first + IMAGES_PER_TASK).min(d.n);
-                for image in first..last {
-                    g_conv.fill(0.0);
-                    let code = &codes[image * per_image..(image + 1) * per_image];
-                    let g = &g_data[image * per_image..(image + 1) * per_image];
-                    for c in 0..d.cout {
-                        for py in 0..ph {
-                            for px in 0..pw {
-                                let at = (c * ph + py) * pw + px;
-                                let winner = code[at];
-                                if winner == DEAD {
-                                    continue;
-                                }
-                                let (dy, dx) = (usize::from(winner / 2), usize::from(winner % 2));
-                                g_conv[c * hw + (2 * py + dy) * d.w + 2 * px + dx] = g[at];
-                                gb[c] += g[at];
-                            }
-                        }
-                    }
-                    if need_w {
-                        im2col(
-                            &x_data[image * image_in..(image + 1) * image_in],
-                            d,
-                            self.affine.as_ref(),
-                            &mut cols,
-                        );
-                        matmul(
-                            &mut gw,
-                            MatRef::row_major(&g_conv, d.cout, hw),
-                            MatRef::row_major(&cols, k, hw).t(),
-                            true,
-                            1,
-                        );
-                    }
-                    if let Some(chunk) = gx_chunk.as_deref_mut() {
-                        // gcols = W^T G, as G^T W into a column-major destination.
-                        matmul_transposed_dst(
-                            &mut cols,
-                            MatRef::row_major(&g_conv, d.cout, hw).t(),
-                            weights,
-                            false,
-                            1,
-                        );
-                        let gxi =
-                            &mut chunk[(image - first) * image_in..(image - first + 1) * image_in];
-                        col2im(&cols, d, gxi);
-                        if let Some(affine) = &self.affine {
-                            for (ci, plane) in gxi.chunks_mut(hw).enumerate() {
-                                let s = affine.scale[ci];
-                                plane.iter_mut().for_each(|v| *v *= s);
-                            }
-                        }
-                    }
+                let input = TaskInput {
+                    first,
+                    images: IMAGES_PER_TASK.min(d.n - first),
+                    codes: &codes,
+                    grad: g_data,
+                    x: x_data,
+                };
+                if self.direct {
+                    self.task_backward_direct(input, &flipped, d, need_w, gx_chunk)
+                } else {
+                    self.task_backward_gemm(input, w_data, d, need_w, gx_chunk)
                 }
-                (gw, gb)
             })
             .collect();
+        if let Some(affine) = self.affine.as_ref().filter(|_| need_x) {
+            for image in gx.chunks_mut(image_in) {
+                for (ci, plane) in image.chunks_mut(d.hw()).enumerate() {
+                    let s = affine.scale[ci];
+                    plane.iter_mut().for_each(|v| *v *= s);
+                }
+            }
+        }
         let device = x.device();
         let grad_w = if need_w {
-            let mut total = vec![0.0f32; d.cout * k];
+            let mut total = vec![0.0f32; d.cout * d.k()];
             for (gw, _) in &partials {
                 total.iter_mut().zip(gw).for_each(|(t, v)| *t += v);
             }

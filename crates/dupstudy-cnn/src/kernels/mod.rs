@@ -8,6 +8,7 @@
 
 pub(crate) mod conv;
 pub(crate) mod dense;
+pub(crate) mod direct;
 pub(crate) mod gemm;
 
 use candle_core::{CpuStorage, Device, Layout, Shape, Storage, Tensor};
@@ -17,9 +18,13 @@ pub use conv::InputAffine;
 /// Which implementation the layers use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Kernels {
-    /// The fused kernels of this module on the CPU (candle's ops elsewhere).
+    /// The fused kernels of this module on the CPU (candle's ops elsewhere), with the
+    /// convolutions computed directly in AVX-512 where the CPU has it (else as `Portable`).
     #[default]
     Fast,
+    /// The fused kernels with the convolutions as im2col + GEMM, on any CPU (what `Fast`
+    /// runs on CPUs without AVX-512; selectable to compare or test both).
+    Portable,
     /// candle's own operations everywhere (the reference the kernels are tested against).
     Reference,
 }
@@ -27,7 +32,12 @@ pub enum Kernels {
 impl Kernels {
     /// Whether the fast kernels run for tensors on `device`.
     pub fn fast_on(self, device: &Device) -> bool {
-        self == Kernels::Fast && device.is_cpu()
+        self != Kernels::Reference && device.is_cpu()
+    }
+
+    /// Whether the convolutions run the direct AVX-512 kernels on this CPU.
+    pub fn direct_convolutions(self) -> bool {
+        self == Kernels::Fast && direct::available()
     }
 }
 
