@@ -3,7 +3,9 @@
 
 For each model (standard, adversarial) and mode (train, pgd, eval) it runs the two
 programs alternately, `--rounds` times each, and reports the median images/s of each and
-their ratio as a markdown table (and the raw runs as JSON lines on stderr).
+their ratio, with our achieved GFLOP/s and share of the FP32 FMA peak that the throughput
+example measures in the same run (medians), as a markdown table (and the raw runs as JSON
+lines on stderr).
 
     cargo build --release -p dupstudy-cnn --example throughput
     python3 -m venv /tmp/venv-torch && /tmp/venv-torch/bin/pip install torch
@@ -25,7 +27,7 @@ def run(cmd):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     line = [l for l in out.splitlines() if l.startswith("{")][-1]
     print(line, file=sys.stderr)
-    return json.loads(line)["images_per_s"]
+    return json.loads(line)
 
 
 def main():
@@ -37,8 +39,8 @@ def main():
     a = p.parse_args()
     steps = {"train": ["--steps", "30", "--warmup", "10"], "pgd": ["--steps", "6", "--warmup", "2"],
              "eval": ["--steps", "40", "--warmup", "10"]}
-    print(f"| model | mode | PyTorch images/s | ours images/s | ratio |")
-    print(f"|---|---|---:|---:|---:|")
+    print(f"| model | mode | PyTorch images/s | ours images/s | ratio | ours GFLOP/s | share of the FMA peak |")
+    print(f"|---|---|---:|---:|---:|---:|---:|")
     for model in ["standard", "adversarial"]:
         for mode in ["train", "pgd", "eval"]:
             common = ["--model", model, "--mode", mode, "--batch", str(a.batch),
@@ -47,8 +49,12 @@ def main():
             for _ in range(a.rounds):
                 torch_runs.append(run([sys.executable, os.path.join(ROOT, "scripts/torch_throughput.py")] + common))
                 our_runs.append(run([a.ours] + common))
-            t, o = statistics.median(torch_runs), statistics.median(our_runs)
-            print(f"| {model} | {mode} | {t:.0f} | {o:.0f} | {o / t:.2f}x |", flush=True)
+            t = statistics.median(r["images_per_s"] for r in torch_runs)
+            o = statistics.median(r["images_per_s"] for r in our_runs)
+            gflops = statistics.median(r["gflops"] for r in our_runs)
+            share = statistics.median(r["share_of_peak"] for r in our_runs)
+            print(f"| {model} | {mode} | {t:.0f} | {o:.0f} | {o / t:.2f}x | {gflops:.0f} | {100 * share:.1f} % |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ use clap::Parser;
 use crate::flags::{Cli, Command};
 
 fn main() -> Result<()> {
+    // Training steps reuse their large buffers instead of faulting in fresh pages.
+    dupstudy_cnn::alloc::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -41,6 +41,7 @@ fn models() -> [(&'static str, ModelConfig, OptimizerConfig); 2] {
 }
 
 fn bench(c: &mut Criterion) {
+    dupstudy_cnn::alloc::keep_freed_memory();
     let (x, y) = batch(128);
     let attack = PgdConfig::madry();
     let mut group = c.benchmark_group("train_step");

@@ -84,6 +84,7 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    dupstudy_cnn::alloc::keep_freed_memory();
     // candle reads RAYON_NUM_THREADS on every operation; set it for a child process rather
     // than mutating this process's environment.
     if let Some(threads) = args.threads

@@ -50,6 +50,7 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    dupstudy_cnn::alloc::keep_freed_memory();
     let device = dupstudy_cnn::device::device(&args.device)?;
     let data = Arc::new(dupstudy_cifar::load(&args.data_dir)?);
     let test = Arc::new((0..args.test_images.min(data.test().len())).collect::<Vec<_>>());

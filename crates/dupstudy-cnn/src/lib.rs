@@ -24,10 +24,11 @@
 //! # Ok::<(), dupstudy_cnn::CnnError>(())
 //! ```
 //!
-//! Modules: [`config`] (models and optimizers, with the paper's presets), [`model`],
+//! Modules: [`alloc`] (allocator tuning for training programs), [`config`] (models and optimizers, with the paper's presets), [`model`],
 //! [`layers`], [`kernels`] (fast CPU kernels), [`optim`], [`pgd`], [`train`], [`eval`],
 //! [`device`], [`error`].
 
+pub mod alloc;
 pub mod config;
 pub mod device;
 pub mod error;

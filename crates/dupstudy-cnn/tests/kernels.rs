@@ -209,3 +209,47 @@ fn whole_model_agrees_on_every_path() {
         }
     }
 }
+
+/// The fast kernels give the same bits on every run and on any number of threads: tasks
+/// cover fixed groups of images and their partial gradients are summed in a fixed order.
+#[test]
+fn fast_kernels_are_bit_identical_across_runs_and_thread_counts() {
+    let run = || {
+        let x = Var::from_tensor(&random(&[21, 16, 16, 16], 40, 1.0)).unwrap();
+        let w = Var::from_tensor(&random(&[32, 16, 3, 3], 41, 0.5)).unwrap();
+        let b = Var::from_tensor(&random(&[32], 42, 0.3)).unwrap();
+        let out = layers::conv_relu_pool(
+            x.as_tensor(),
+            w.as_tensor(),
+            b.as_tensor(),
+            None,
+            Kernels::Fast,
+        )
+        .unwrap();
+        let grads = weighted_sum(&out, 43).backward().unwrap();
+        [
+            out,
+            grads.get(x.as_tensor()).unwrap().clone(),
+            grads.get(w.as_tensor()).unwrap().clone(),
+            grads.get(b.as_tensor()).unwrap().clone(),
+        ]
+        .map(|t| {
+            t.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f32::to_bits)
+                .collect::<Vec<u32>>()
+        })
+    };
+    let first = run();
+    assert_eq!(first, run(), "two runs differ");
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(first, pool.install(run), "{threads} threads differ");
+    }
+}

@@ -302,25 +302,26 @@ impl ConvReluPool {
             .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
             .enumerate()
             .for_each(|(task, (out, codes))| {
-                let mut xpad = vec![0.0f32; d.cin * direct::padded_len(d.h, d.w)];
-                let mut conv = vec![0.0f32; d.cout * d.hw()];
-                let images = out.len() / per_image;
-                for i in 0..images {
-                    let image = task * IMAGES_PER_TASK + i;
-                    let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
-                    direct::pad_into(xi, d.cin, d.h, d.w, affine, &mut xpad);
-                    direct::conv_planes(&xpad, d.cin, d.h, d.w, &packed, d.cout, &mut conv);
-                    direct::bias_relu_pool(
-                        &conv,
-                        b,
-                        d.cout,
-                        d.h,
-                        d.w,
-                        DEAD,
-                        &mut out[i * per_image..(i + 1) * per_image],
-                        &mut codes[i * per_image..(i + 1) * per_image],
-                    );
-                }
+                let lens = [d.cin * direct::padded_len(d.h, d.w), d.cout * d.hw()];
+                direct::with_scratch(lens, |xpad, conv| {
+                    let images = out.len() / per_image;
+                    for i in 0..images {
+                        let image = task * IMAGES_PER_TASK + i;
+                        let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
+                        direct::pad_into(xi, d.cin, d.h, d.w, affine, xpad);
+                        direct::conv_planes(xpad, d.cin, d.h, d.w, &packed, d.cout, conv);
+                        direct::bias_relu_pool(
+                            conv,
+                            b,
+                            d.cout,
+                            d.h,
+                            d.w,
+                            DEAD,
+                            &mut out[i * per_image..(i + 1) * per_image],
+                            &mut codes[i * per_image..(i + 1) * per_image],
+                        );
+                    }
+                });
             });
     }
 
@@ -411,41 +412,45 @@ impl ConvReluPool {
         let plane = direct::padded_len(d.h, d.w);
         let (per_image, image_in) = (d.pooled(), d.cin * d.hw());
         let mut gb = vec![0.0f32; d.cout];
-        let mut gpad = vec![0.0f32; t.images * d.cout * plane];
-        for (local, gp) in gpad.chunks_mut(d.cout * plane).enumerate() {
-            let image = t.first + local;
-            direct::unpool(
-                &t.grad[image * per_image..(image + 1) * per_image],
-                &t.codes[image * per_image..(image + 1) * per_image],
-                d.cout,
-                d.h,
-                d.w,
-                DEAD,
-                gp,
-                &mut gb,
-            );
-        }
         let mut gw = Vec::new();
-        if need_w {
-            let affine = self
-                .affine
-                .as_ref()
-                .map(|a| (a.scale.as_slice(), a.shift.as_slice()));
-            let mut xpad = vec![0.0f32; t.images * d.cin * plane];
-            for (local, xp) in xpad.chunks_mut(d.cin * plane).enumerate() {
+        let lens = [
+            t.images * d.cout * plane,
+            if need_w { t.images * d.cin * plane } else { 0 },
+        ];
+        direct::with_scratch(lens, |gpad, xpad| {
+            for (local, gp) in gpad.chunks_mut(d.cout * plane).enumerate() {
                 let image = t.first + local;
-                let xi = &t.x[image * image_in..(image + 1) * image_in];
-                direct::pad_into(xi, d.cin, d.h, d.w, affine, xp);
+                direct::unpool(
+                    &t.grad[image * per_image..(image + 1) * per_image],
+                    &t.codes[image * per_image..(image + 1) * per_image],
+                    d.cout,
+                    d.h,
+                    d.w,
+                    DEAD,
+                    gp,
+                    &mut gb,
+                );
             }
-            gw = vec![0.0f32; d.cout * d.cin * 9];
-            direct::weight_grad(&gpad, &xpad, t.images, d.cin, d.cout, d.h, d.w, &mut gw);
-        }
-        if let Some(chunk) = gx {
-            for (local, gp) in gpad.chunks(d.cout * plane).enumerate() {
-                let gxi = &mut chunk[local * image_in..(local + 1) * image_in];
-                direct::conv_planes(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
+            if need_w {
+                let affine = self
+                    .affine
+                    .as_ref()
+                    .map(|a| (a.scale.as_slice(), a.shift.as_slice()));
+                for (local, xp) in xpad.chunks_mut(d.cin * plane).enumerate() {
+                    let image = t.first + local;
+                    let xi = &t.x[image * image_in..(image + 1) * image_in];
+                    direct::pad_into(xi, d.cin, d.h, d.w, affine, xp);
+                }
+                gw = vec![0.0f32; d.cout * d.cin * 9];
+                direct::weight_grad(gpad, xpad, t.images, d.cin, d.cout, d.h, d.w, &mut gw);
             }
-        }
+            if let Some(chunk) = gx {
+                for (local, gp) in gpad.chunks(d.cout * plane).enumerate() {
+                    let gxi = &mut chunk[local * image_in..(local + 1) * image_in];
+                    direct::conv_planes(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
+                }
+            }
+        });
         (gw, gb)
     }
 }

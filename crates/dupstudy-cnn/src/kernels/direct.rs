@@ -56,9 +56,9 @@ pub(crate) fn pack_weights(w: &[f32], out: usize, inp: usize, flip: bool) -> Vec
     packed
 }
 
-/// Copies `x` (`channels x h x w`) into the interior of zero-bordered planes `dst`
-/// (`channels x (h+2) x (w+2)`), applying `x * scale[c] + shift[c]` if given. The borders of
-/// `dst` must already be zero (they are never written).
+/// Copies `x` (`channels x h x w`) into zero-bordered planes `dst` (`channels x (h+2) x
+/// (w+2)`), applying `x * scale[c] + shift[c]` if given. Every element of the planes is
+/// written (borders included), so `dst` may hold anything before.
 pub(crate) fn pad_into(
     x: &[f32],
     channels: usize,
@@ -67,21 +67,66 @@ pub(crate) fn pad_into(
     affine: Option<(&[f32], &[f32])>,
     dst: &mut [f32],
 ) {
-    let plane = padded_len(h, w);
-    for c in 0..channels {
+    let (plane, row) = (padded_len(h, w), w + 2);
+    for (c, dst) in dst.chunks_mut(plane).take(channels).enumerate() {
         let (scale, shift) = affine.map_or((1.0, 0.0), |(s, b)| (s[c], b[c]));
+        dst[..row].fill(0.0);
+        dst[(h + 1) * row..].fill(0.0);
         for y in 0..h {
             let src = &x[(c * h + y) * w..(c * h + y + 1) * w];
-            let row = &mut dst[c * plane + (y + 1) * (w + 2) + 1..][..w];
+            let padded = &mut dst[(y + 1) * row..(y + 2) * row];
+            padded[0] = 0.0;
+            padded[w + 1] = 0.0;
+            let interior = &mut padded[1..=w];
             if affine.is_some() {
-                for (d, &v) in row.iter_mut().zip(src) {
+                for (d, &v) in interior.iter_mut().zip(src) {
                     *d = v * scale + shift;
                 }
             } else {
-                row.copy_from_slice(src);
+                interior.copy_from_slice(src);
             }
         }
     }
+}
+
+/// Zeroes the border of each of `channels` padded `h x w` planes in `dst`.
+pub(crate) fn zero_borders(dst: &mut [f32], channels: usize, h: usize, w: usize) {
+    let (plane, row) = (padded_len(h, w), w + 2);
+    for dst in dst.chunks_mut(plane).take(channels) {
+        dst[..row].fill(0.0);
+        dst[(h + 1) * row..].fill(0.0);
+        for y in 1..=h {
+            dst[y * row] = 0.0;
+            dst[y * row + w + 1] = 0.0;
+        }
+    }
+}
+
+/// Per-thread scratch buffers reused across calls, so that a training step does not
+/// allocate (and fault in) fresh pages for every layer's work. Contents are stale: users
+/// write every element they read.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    buffers: [Vec<f32>; 2],
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Runs `f` with two of this thread's scratch buffers, of at least `lens` elements each.
+/// `f` must not call `with_scratch` again (the kernels never nest).
+pub(crate) fn with_scratch<R>(lens: [usize; 2], f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let [a, b] = &mut scratch.buffers;
+        for (buffer, &len) in [&mut *a, &mut *b].into_iter().zip(&lens) {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+        }
+        f(&mut a[..lens[0]], &mut b[..lens[1]])
+    })
 }
 
 /// `dst[o][y][x] = sum over i, ky, kx of packed(i, ky*3+kx, o) * src[i][y+ky][x+kx]` for
@@ -178,8 +223,8 @@ pub(crate) fn bias_relu_pool(
 }
 
 /// The inverse of [`bias_relu_pool`] for gradients: writes each pooled gradient of `g` to
-/// its window's winner in the interior of the padded planes `gpad` (`channels` planes, every
-/// interior element written, borders untouched) and adds the gradient of the bias to `gb`.
+/// its window's winner in the padded planes `gpad` (`channels` planes, every element
+/// written: the borders zero) and adds the gradient of the bias to `gb`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn unpool(
     g: &[f32],
@@ -199,6 +244,7 @@ pub(crate) fn unpool(
         assert!(available(), "direct kernels need AVX-512");
         // SAFETY: AVX-512F is present and the slices are long enough (checked above).
         unsafe { avx512::unpool(g, codes, channels, h, w, dead, gpad, gb) }
+        zero_borders(gpad, channels, h, w);
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -223,7 +269,7 @@ mod avx512 {
         }
     }
 
-    /// Two output rows x `NV` vectors of 16 columns x `CB` output channels.
+    /// `RB` output rows x `NV` vectors of 16 columns x `CB` output channels.
     ///
     /// `src` points at input plane 0, padded row `y`, padded column `x0`; `wp` at the packed
     /// weight of output channel `c0` (stride `w_stride` between `(i, tap)` rows); `dst` at
@@ -235,7 +281,7 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const NV: usize, const CB: usize>(
+    unsafe fn tile<const RB: usize, const NV: usize, const CB: usize>(
         src: *const f32,
         src_plane: usize,
         src_row: usize,
@@ -247,7 +293,7 @@ mod avx512 {
         dst_row: usize,
         masks: [__mmask16; NV],
     ) {
-        let mut acc = [[[_mm512_setzero_ps(); CB]; NV]; 2];
+        let mut acc = [[[_mm512_setzero_ps(); CB]; NV]; RB];
         for i in 0..inp {
             // SAFETY (whole loop): the caller guarantees the planes, rows and masked lanes
             // addressed here are in bounds.
@@ -255,21 +301,23 @@ mod avx512 {
                 let s = src.add(i * src_plane);
                 let wi = wp.add(i * 9 * w_stride);
                 for ky in 0..3 {
-                    let r0 = s.add(ky * src_row);
-                    let r1 = r0.add(src_row);
                     for kx in 0..3 {
-                        let mut a0 = [_mm512_setzero_ps(); NV];
-                        let mut a1 = [_mm512_setzero_ps(); NV];
-                        for v in 0..NV {
-                            a0[v] = _mm512_maskz_loadu_ps(masks[v], r0.add(v * 16 + kx));
-                            a1[v] = _mm512_maskz_loadu_ps(masks[v], r1.add(v * 16 + kx));
+                        let mut a = [[_mm512_setzero_ps(); NV]; RB];
+                        for r in 0..RB {
+                            for v in 0..NV {
+                                a[r][v] = _mm512_maskz_loadu_ps(
+                                    masks[v],
+                                    s.add((r + ky) * src_row + v * 16 + kx),
+                                );
+                            }
                         }
                         let wt = wi.add((ky * 3 + kx) * w_stride);
                         for c in 0..CB {
                             let wv = _mm512_set1_ps(*wt.add(c));
-                            for v in 0..NV {
-                                acc[0][v][c] = _mm512_fmadd_ps(a0[v], wv, acc[0][v][c]);
-                                acc[1][v][c] = _mm512_fmadd_ps(a1[v], wv, acc[1][v][c]);
+                            for r in 0..RB {
+                                for v in 0..NV {
+                                    acc[r][v][c] = _mm512_fmadd_ps(a[r][v], wv, acc[r][v][c]);
+                                }
                             }
                         }
                     }
@@ -293,31 +341,28 @@ mod avx512 {
         }
     }
 
-    /// Channel block sizes for tiles of `nv` vectors (up to 24 accumulators).
-    fn block_sizes(nv: usize) -> &'static [usize] {
-        if nv == 2 {
-            &[6, 4, 3, 2, 1]
-        } else {
-            &[12, 8, 6, 4, 3, 2, 1]
-        }
-    }
+    /// Channel block sizes (up to 24 accumulators in every tile shape used).
+    const BLOCKS: [usize; 5] = [6, 4, 3, 2, 1];
 
     macro_rules! dispatch_tile {
-        ($nv:expr, $cb:expr, $masks:expr, ($($arg:expr),*)) => {
-            match ($nv, $cb) {
-                (2, 6) => tile::<2, 6>($($arg),*, [$masks[0], $masks[1]]),
-                (2, 4) => tile::<2, 4>($($arg),*, [$masks[0], $masks[1]]),
-                (2, 3) => tile::<2, 3>($($arg),*, [$masks[0], $masks[1]]),
-                (2, 2) => tile::<2, 2>($($arg),*, [$masks[0], $masks[1]]),
-                (2, 1) => tile::<2, 1>($($arg),*, [$masks[0], $masks[1]]),
-                (1, 12) => tile::<1, 12>($($arg),*, [$masks[0]]),
-                (1, 8) => tile::<1, 8>($($arg),*, [$masks[0]]),
-                (1, 6) => tile::<1, 6>($($arg),*, [$masks[0]]),
-                (1, 4) => tile::<1, 4>($($arg),*, [$masks[0]]),
-                (1, 3) => tile::<1, 3>($($arg),*, [$masks[0]]),
-                (1, 2) => tile::<1, 2>($($arg),*, [$masks[0]]),
-                (1, 1) => tile::<1, 1>($($arg),*, [$masks[0]]),
-                _ => unreachable!("no tile of {} vectors x {} channels", $nv, $cb),
+        ($rb:expr, $nv:expr, $cb:expr, $masks:expr, ($($arg:expr),*)) => {
+            match ($rb, $nv, $cb) {
+                (2, 2, 6) => tile::<2, 2, 6>($($arg),*, [$masks[0], $masks[1]]),
+                (2, 2, 4) => tile::<2, 2, 4>($($arg),*, [$masks[0], $masks[1]]),
+                (2, 2, 3) => tile::<2, 2, 3>($($arg),*, [$masks[0], $masks[1]]),
+                (2, 2, 2) => tile::<2, 2, 2>($($arg),*, [$masks[0], $masks[1]]),
+                (2, 2, 1) => tile::<2, 2, 1>($($arg),*, [$masks[0], $masks[1]]),
+                (4, 1, 6) => tile::<4, 1, 6>($($arg),*, [$masks[0]]),
+                (4, 1, 4) => tile::<4, 1, 4>($($arg),*, [$masks[0]]),
+                (4, 1, 3) => tile::<4, 1, 3>($($arg),*, [$masks[0]]),
+                (4, 1, 2) => tile::<4, 1, 2>($($arg),*, [$masks[0]]),
+                (4, 1, 1) => tile::<4, 1, 1>($($arg),*, [$masks[0]]),
+                (2, 1, 6) => tile::<2, 1, 6>($($arg),*, [$masks[0]]),
+                (2, 1, 4) => tile::<2, 1, 4>($($arg),*, [$masks[0]]),
+                (2, 1, 3) => tile::<2, 1, 3>($($arg),*, [$masks[0]]),
+                (2, 1, 2) => tile::<2, 1, 2>($($arg),*, [$masks[0]]),
+                (2, 1, 1) => tile::<2, 1, 1>($($arg),*, [$masks[0]]),
+                _ => unreachable!("no tile of {} rows x {} vectors x {} channels", $rb, $nv, $cb),
             }
         };
     }
@@ -345,13 +390,18 @@ mod avx512 {
             let mut c0 = 0;
             while c0 < out {
                 let left = out - c0;
-                let cb = *block_sizes(nv).iter().find(|&&s| s <= left).unwrap_or(&1);
-                for y in (0..h).step_by(2) {
-                    // SAFETY: rows y..y+3 of every padded input plane and columns x0..x0+cols+2
-                    // exist (padded planes are (h+2) x (w+2)); weights (i, tap, c0..c0+cb) lie
-                    // inside `packed`; outputs (c0..c0+cb, y..y+1, x0..x0+cols) inside `dst`.
+                let cb = *BLOCKS.iter().find(|&&s| s <= left).unwrap_or(&1);
+                let mut y = 0;
+                while y < h {
+                    // Four rows at a time for one-vector rows, else two.
+                    let rb = if nv == 1 && y + 4 <= h { 4 } else { 2 };
+                    // SAFETY: rows y..y+rb+2 of every padded input plane and columns
+                    // x0..x0+cols+2 exist (padded planes are (h+2) x (w+2)); weights
+                    // (i, tap, c0..c0+cb) lie inside `packed`; outputs (c0..c0+cb, y..y+rb,
+                    // x0..x0+cols) inside `dst`.
                     unsafe {
                         dispatch_tile!(
+                            rb,
                             nv,
                             cb,
                             masks,
@@ -368,6 +418,7 @@ mod avx512 {
                             )
                         );
                     }
+                    y += rb;
                 }
                 c0 += cb;
             }
