@@ -17,11 +17,17 @@ use indicatif::MultiProgress;
 use crate::bars::Bar;
 use crate::flags::{ReportArgs, ReproduceArgs, RunCellArgs};
 
-/// The studies an invocation selects, in registry order.
-fn selected(names: &[String]) -> Vec<Box<dyn AnyStudy>> {
+/// The studies an invocation selects, in registry order: those `--study` names, else the
+/// profile's own, else every study.
+fn selected(names: &[String], profile: Profile) -> Vec<Box<dyn AnyStudy>> {
+    let wanted = |name: &str| match (names.is_empty(), profile.default_studies()) {
+        (false, _) => names.iter().any(|n| n == name),
+        (true, Some(defaults)) => defaults.contains(&name),
+        (true, None) => true,
+    };
     dupstudy_study::registry()
         .into_iter()
-        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name()))
+        .filter(|s| wanted(s.name()))
         .collect()
 }
 
@@ -31,7 +37,7 @@ fn build_plans(args: &ReproduceArgs, root: &Path) -> Result<(Plans, Option<Arc<D
         profile: args.profile,
         overrides: args.overrides(),
     };
-    let studies = selected(&args.study);
+    let studies = selected(&args.study, args.profile);
     let data = if studies.iter().any(|s| s.needs_cifar()) {
         data::find(args.data_dir.as_deref(), root, args.offline)?
     } else {
@@ -225,11 +231,16 @@ fn render(
     for (name, plan) in &plans.studies {
         let study = study_of(name)?;
         let dupstudy_study::driver::Summarized {
-            summary,
+            mut summary,
             revisions: made_by,
         } = study
             .summarize(plan, out)
             .with_context(|| format!("summarizing {name} from {}", out.display()))?;
+        let reference_dir = out.join(&summary.section.dir).join("reference");
+        let runs = dupstudy_study::reference::load(&reference_dir)?;
+        if let Some(text) = dupstudy_study::reference::section_text(&runs, &summary.table) {
+            summary.section.text(text);
+        }
         for (file, figure) in summary.section.figures() {
             crate::plot::draw(&out.join(&summary.section.dir).join(file), figure)?;
         }

@@ -26,6 +26,7 @@ pub mod figure;
 pub mod manifest;
 pub mod profile;
 pub mod progress;
+pub mod reference;
 pub mod report;
 pub mod seeding;
 pub mod store;
