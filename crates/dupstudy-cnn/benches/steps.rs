@@ -74,6 +74,7 @@ fn bench(c: &mut Criterion) {
 
     for (group_name, kernels) in [
         ("eval", Kernels::Fast),
+        ("eval_portable", Kernels::Portable),
         ("eval_reference", Kernels::Reference),
     ] {
         let mut group = c.benchmark_group(group_name);
