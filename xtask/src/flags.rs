@@ -36,6 +36,8 @@ pub enum Command {
     FetchCifar(FetchCifarArgs),
     /// Prints CIFAR-10 counts per class and split, and writes an image grid to look at.
     CifarInfo(CifarInfoArgs),
+    /// Audits a data set for its own exact and near-duplicates (within and across splits).
+    Audit(AuditArgs),
 }
 
 /// A study name of the registry.
@@ -171,4 +173,28 @@ pub struct CifarInfoArgs {
     /// Images per class in the grid.
     #[arg(long, default_value_t = 10)]
     pub per_class: usize,
+}
+
+/// Flags of `cargo xtask audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A CIFAR-10 folder or archive, or an image folder (`train/<class>/*.png|jpg` and
+    /// `test/<class>/...`, or class folders at the root for one split).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Output folder (default `results/audit`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Near-duplicate threshold on the aligned similarity, in (0, 1].
+    #[arg(long, default_value_t = 0.80)]
+    pub threshold: f32,
+    /// Planted copies per transformation for the validation (0: no validation).
+    #[arg(long, default_value_t = 200)]
+    pub validate: usize,
+    /// Random same-class pairs aligned to estimate the false-pair rate.
+    #[arg(long, default_value_t = 200_000)]
+    pub random_pairs: usize,
+    /// Seed of the candidate search, the planted copies and the random pairs.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }

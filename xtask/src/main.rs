@@ -8,6 +8,7 @@
 //!   independent units, for clusters.
 //! - `cargo xtask fetch-cifar [--dest DIR]`, `cargo xtask cifar-info [--data-dir DIR]`.
 
+mod audit;
 mod bars;
 mod cifar_tools;
 mod flags;
@@ -42,6 +43,7 @@ fn main() -> Result<()> {
         Command::RunCell(args) => reproduce::run_cell(&args, &root),
         Command::FetchCifar(args) => cifar_tools::fetch(&args, &root),
         Command::CifarInfo(args) => cifar_tools::info(&args, &root),
+        Command::Audit(args) => audit::run(&args, &root),
     }
 }
 

@@ -454,7 +454,7 @@ fn defaults(profile: Profile, network: Network) -> Defaults {
             seeds: 3,
             d_rates: v(&[0.0, 30.0, 60.0, 90.0]),
             extra: vec![
-                (Variant::EqualSteps, v(&[30.0, 60.0, 90.0]), 3),
+                (Variant::EqualSteps, v(&[90.0]), 3),
                 (Variant::NotebookCopies, v(&[30.0]), 1),
             ],
             attack_steps: 0,

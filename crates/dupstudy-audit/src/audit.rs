@@ -1,0 +1,396 @@
+//! The audit: exact duplicates by their pixels, near-duplicates by candidate search and
+//! exact alignment, then groups.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AuditError, Result};
+use crate::features::{self, Features, Hint, QUERIES, THUMB_DIM};
+use crate::images::ImageSet;
+use crate::index::{self, ForestParams};
+use crate::progress::Progress;
+
+/// How an audit decides.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AuditParams {
+    /// Two images are near-duplicates when their aligned similarity
+    /// ([`features::Alignment::score`]: the geometric mean of the colour and the detail
+    /// correlation at the best mirror, shift or crop) is at least this. In `(0, 1]`.
+    pub threshold: f32,
+    /// Candidates need thumbnails at least this similar (dot product of unit thumbnails,
+    /// image or mirror). In `[-1, 1]`.
+    pub candidate_min_dot: f32,
+    /// Pairs scored within this distance below the threshold are kept as near misses (for
+    /// the contact sheet at the threshold). In `[0, 1]`.
+    pub near_miss_band: f32,
+    /// Candidates whose coarse (half-size grayscale) alignment stays below this are not
+    /// scored on the colour planes. In `[-1, 1]`, below the threshold.
+    pub coarse_gate: f32,
+    /// Candidate search trees.
+    pub trees: usize,
+    /// Candidate search leaf size.
+    pub leaf: usize,
+    /// Seed of the candidate search.
+    pub seed: u64,
+}
+
+impl Default for AuditParams {
+    fn default() -> Self {
+        Self {
+            threshold: 0.80,
+            candidate_min_dot: 0.85,
+            near_miss_band: 0.05,
+            coarse_gate: 0.80,
+            trees: 8,
+            leaf: 32,
+            seed: 0,
+        }
+    }
+}
+
+impl AuditParams {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`AuditError::InvalidParameter`] naming it.
+    pub fn check(&self) -> Result<()> {
+        let bad = |name, message: String| Err(AuditError::InvalidParameter { name, message });
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return bad(
+                "threshold",
+                format!("{}; must lie in (0, 1]", self.threshold),
+            );
+        }
+        if !(-1.0..=1.0).contains(&self.candidate_min_dot) {
+            return bad(
+                "candidate_min_dot",
+                format!("{}; must lie in [-1, 1]", self.candidate_min_dot),
+            );
+        }
+        if !(-1.0..=1.0).contains(&self.coarse_gate) || self.coarse_gate > self.threshold {
+            return bad(
+                "coarse_gate",
+                format!("{}; must lie in [-1, threshold]", self.coarse_gate),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.near_miss_band) {
+            return bad(
+                "near_miss_band",
+                format!("{}; must lie in [0, 1]", self.near_miss_band),
+            );
+        }
+        self.forest().check()
+    }
+
+    fn forest(&self) -> ForestParams {
+        ForestParams {
+            trees: self.trees,
+            leaf: self.leaf,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Exact copy or near-duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairKind {
+    /// Identical pixels.
+    Exact,
+    /// Aligned similarity at or above the threshold.
+    Near,
+}
+
+impl PairKind {
+    /// `exact` or `near`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PairKind::Exact => "exact",
+            PairKind::Near => "near",
+        }
+    }
+}
+
+/// Two images of the set (positions in the [`ImageSet`], `a < b`) and how alike they are.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    /// First image.
+    pub a: usize,
+    /// Second image.
+    pub b: usize,
+    /// Aligned similarity (1 for exact copies).
+    pub score: f32,
+    /// Which kind.
+    pub kind: PairKind,
+    /// Whether `b` was mirrored to match `a`.
+    pub mirror: bool,
+}
+
+/// What an audit found.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// The parameters it ran with.
+    pub params: AuditParams,
+    /// Every duplicate pair: all pairs within each set of identical images, and every
+    /// verified near pair; sorted by `(a, b)`.
+    pub pairs: Vec<Pair>,
+    /// Candidates scored below the threshold but within the near-miss band.
+    pub near_misses: Vec<Pair>,
+    /// Duplicate groups (connected by pairs), members ascending, groups by first member.
+    pub groups: Vec<Vec<usize>>,
+    /// Candidate pairs the search produced and that were aligned.
+    pub candidates: usize,
+    /// Seconds per phase.
+    pub seconds: Vec<(String, f64)>,
+}
+
+/// Groups of identical images (at least two members each), members ascending.
+pub fn exact_groups(set: &ImageSet) -> Vec<Vec<usize>> {
+    let hashes: Vec<u64> = (0..set.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            set.image(i).hash(&mut h);
+            h.finish()
+        })
+        .collect();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, h) in hashes.into_iter().enumerate() {
+        by_hash.entry(h).or_default().push(i);
+    }
+    let mut groups = Vec::new();
+    for (_, members) in by_hash {
+        // Equal hashes: split by actual bytes (collisions are possible, just unlikely).
+        let mut rest = members;
+        while rest.len() > 1 {
+            let first = rest[0];
+            let (same, other): (Vec<usize>, Vec<usize>) = rest
+                .into_iter()
+                .partition(|&j| set.image(j) == set.image(first));
+            if same.len() > 1 {
+                groups.push(same);
+            }
+            rest = other;
+        }
+    }
+    groups.sort();
+    groups
+}
+
+/// Union-find over `n` items.
+struct Groups {
+    parent: Vec<usize>,
+}
+
+impl Groups {
+    fn new(n: usize) -> Self {
+        Self {
+            parent: (0..n).collect(),
+        }
+    }
+
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+}
+
+/// Connected groups of the pairs' images (at least two members), members ascending,
+/// groups by their first member.
+pub fn group_pairs(n: usize, pairs: &[Pair]) -> Vec<Vec<usize>> {
+    let mut uf = Groups::new(n);
+    for p in pairs {
+        uf.union(p.a, p.b);
+    }
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for p in pairs {
+        for x in [p.a, p.b] {
+            let root = uf.find(x);
+            members.entry(root).or_default().push(x);
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = members
+        .into_values()
+        .map(|mut g| {
+            g.sort_unstable();
+            g.dedup();
+            g
+        })
+        .collect();
+    groups.sort();
+    groups
+}
+
+/// Audits `set` (with its `features`, see [`features::compute`]).
+///
+/// # Errors
+/// Bad parameters.
+pub fn run(
+    set: &ImageSet,
+    features: &Features,
+    params: &AuditParams,
+    progress: &dyn Progress,
+) -> Result<Audit> {
+    params.check()?;
+    let mut seconds = Vec::new();
+    let clock = Instant::now();
+    let exact = exact_groups(set);
+    let mut pairs: Vec<Pair> = Vec::new();
+    let mut exact_of = vec![usize::MAX; set.len()];
+    for (g, members) in exact.iter().enumerate() {
+        for (k, &a) in members.iter().enumerate() {
+            exact_of[a] = g;
+            for &b in &members[k + 1..] {
+                pairs.push(Pair {
+                    a,
+                    b,
+                    score: 1.0,
+                    kind: PairKind::Exact,
+                    mirror: false,
+                });
+            }
+        }
+    }
+    seconds.push(("exact copies".to_string(), clock.elapsed().as_secs_f64()));
+
+    let clock = Instant::now();
+    progress.start("candidate search: index", params.trees as u64);
+    let forest = index::Forest::build(&features.thumbs, THUMB_DIM, &params.forest(), &|| {
+        progress.advance(1)
+    })?;
+    progress.finish();
+    let owner: Vec<u32> = (0..set.len() as u32).collect();
+    progress.start("candidate search: queries", (set.len() * QUERIES) as u64);
+    let candidates = index::query_pairs(
+        &forest,
+        &features.thumbs,
+        &owner,
+        &features.queries,
+        QUERIES,
+        params.candidate_min_dot,
+        &|n| progress.advance(n),
+    )?;
+    progress.finish();
+    seconds.push((
+        "candidate search".to_string(),
+        clock.elapsed().as_secs_f64(),
+    ));
+
+    let clock = Instant::now();
+    let to_align: Vec<(usize, usize, Hint)> = candidates
+        .iter()
+        .map(|h| {
+            (
+                h.a as usize,
+                h.b as usize,
+                Hint::of_query(h.query, h.asked_by_a),
+            )
+        })
+        .filter(|&(a, b, _)| exact_of[a] == usize::MAX || exact_of[a] != exact_of[b])
+        .collect();
+    progress.start("aligning candidates", to_align.len() as u64);
+    let floor = params.threshold - params.near_miss_band;
+    let scored: Vec<Pair> = to_align
+        .par_chunks(4096)
+        .flat_map_iter(|chunk| {
+            let out: Vec<Pair> = chunk
+                .iter()
+                .map(|&(a, b, hint)| {
+                    let al = features::align_from(features, a, b, Some(hint), params.coarse_gate);
+                    Pair {
+                        a,
+                        b,
+                        score: al.score,
+                        kind: PairKind::Near,
+                        mirror: al.mirror,
+                    }
+                })
+                .filter(|p| p.score >= floor)
+                .collect();
+            progress.advance(chunk.len() as u64);
+            out
+        })
+        .collect();
+    progress.finish();
+    seconds.push(("alignment".to_string(), clock.elapsed().as_secs_f64()));
+
+    let (near, near_misses): (Vec<Pair>, Vec<Pair>) = scored
+        .into_iter()
+        .partition(|p| p.score >= params.threshold);
+    pairs.extend(near);
+    pairs.sort_by_key(|p| (p.a, p.b));
+    let groups = group_pairs(set.len(), &pairs);
+    tracing::info!(
+        pairs = pairs.len(),
+        groups = groups.len(),
+        candidates = to_align.len(),
+        "audit done"
+    );
+    Ok(Audit {
+        params: *params,
+        pairs,
+        near_misses,
+        groups,
+        candidates: to_align.len(),
+        seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(a: usize, b: usize) -> Pair {
+        Pair {
+            a,
+            b,
+            score: 1.0,
+            kind: PairKind::Near,
+            mirror: false,
+        }
+    }
+
+    #[test]
+    fn groups_are_connected_components() {
+        let groups = group_pairs(10, &[pair(1, 4), pair(4, 7), pair(2, 3)]);
+        assert_eq!(groups, vec![vec![1, 4, 7], vec![2, 3]]);
+    }
+
+    #[test]
+    fn refuses_bad_parameters() {
+        for p in [
+            AuditParams {
+                threshold: 0.0,
+                ..AuditParams::default()
+            },
+            AuditParams {
+                threshold: 1.5,
+                ..AuditParams::default()
+            },
+            AuditParams {
+                candidate_min_dot: 2.0,
+                ..AuditParams::default()
+            },
+            AuditParams {
+                trees: 0,
+                ..AuditParams::default()
+            },
+        ] {
+            assert!(p.check().is_err(), "{p:?}");
+        }
+    }
+}

@@ -1,0 +1,722 @@
+//! What the audit compares: per image its three colour planes at a fixed working size, each
+//! standardized on its own (so the comparison is invariant to brightness, contrast and a
+//! colour cast: a gain and offset per channel), a half-size blurred grayscale version for
+//! the coarse alignment search, and a 64-number thumbnail (8 x 8 of a strongly blurred
+//! grayscale, unit length) for the candidate search, of the image and of its mirror.
+
+use rayon::prelude::*;
+
+use crate::images::ImageSet;
+
+/// Side of the working grayscale image.
+pub const WORK: usize = 32;
+/// Side of the coarse image.
+pub const COARSE: usize = WORK / 2;
+/// Side of the thumbnail.
+pub const THUMB: usize = 8;
+/// Numbers per thumbnail.
+pub const THUMB_DIM: usize = THUMB * THUMB;
+/// Query thumbnails per image: the image, its mirror, and the image moved by 2 working
+/// pixels in each of the 8 directions.
+pub const QUERIES: usize = 10;
+/// The moves (in working pixels) of the query thumbnails after the first two.
+pub const QUERY_SHIFTS: [(isize, isize); 8] = [
+    (-2, -2),
+    (0, -2),
+    (2, -2),
+    (-2, 0),
+    (2, 0),
+    (-2, 2),
+    (0, 2),
+    (2, 2),
+];
+
+/// The prepared views of every image of a set.
+#[derive(Debug, Clone)]
+pub struct Features {
+    /// `n x 3 x WORK x WORK`: the colour planes, each with zero mean and unit length (all
+    /// zero for a flat plane).
+    pub work: Vec<f32>,
+    /// `n x COARSE x COARSE`: 2 x 2 means of `work`, zero mean, unit length.
+    pub coarse: Vec<f32>,
+    /// `n x THUMB_DIM`: the thumbnail of each image (zero mean, unit length), what the
+    /// candidate search indexes.
+    pub thumbs: Vec<f32>,
+    /// `n x QUERIES x THUMB_DIM`: per image the thumbnails it is looked up with (itself, its
+    /// mirror, and 8 moved copies), so that mirrored and shifted copies meet their source.
+    pub queries: Vec<f32>,
+}
+
+impl Features {
+    /// Images described.
+    pub fn len(&self) -> usize {
+        self.work.len() / (3 * WORK * WORK)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.work.is_empty()
+    }
+
+    /// The working image of `i`.
+    pub fn work(&self, i: usize) -> &[f32] {
+        &self.work[i * 3 * WORK * WORK..(i + 1) * 3 * WORK * WORK]
+    }
+
+    /// The coarse image of `i`.
+    pub fn coarse(&self, i: usize) -> &[f32] {
+        &self.coarse[i * COARSE * COARSE..(i + 1) * COARSE * COARSE]
+    }
+
+    /// The thumbnail of image `i`.
+    pub fn thumb(&self, i: usize) -> &[f32] {
+        &self.thumbs[i * THUMB_DIM..(i + 1) * THUMB_DIM]
+    }
+}
+
+/// Computes the features of every image (in parallel; deterministic).
+pub fn compute(set: &ImageSet) -> Features {
+    let per: Vec<Views> = (0..set.len())
+        .into_par_iter()
+        .map(|i| describe(set.image(i), set.width, set.height))
+        .collect();
+    let mut f = Features {
+        work: Vec::with_capacity(set.len() * 3 * WORK * WORK),
+        coarse: Vec::with_capacity(set.len() * COARSE * COARSE),
+        thumbs: Vec::with_capacity(set.len() * THUMB_DIM),
+        queries: Vec::with_capacity(set.len() * QUERIES * THUMB_DIM),
+    };
+    for (w, c, t, q) in per {
+        f.work.extend(w);
+        f.coarse.extend(c);
+        f.thumbs.extend(t);
+        f.queries.extend(q);
+    }
+    f
+}
+
+/// One image's views: working, coarse, thumbnail and query thumbnails.
+pub type Views = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// One image's [`Views`].
+pub fn describe(planes: &[u8], width: usize, height: usize) -> Views {
+    let n = width * height;
+    let gray: Vec<f32> = (0..n)
+        .map(|p| {
+            0.299 * f32::from(planes[p])
+                + 0.587 * f32::from(planes[n + p])
+                + 0.114 * f32::from(planes[2 * n + p])
+        })
+        .collect();
+    let gray = area_resize(&gray, width, height, WORK, WORK);
+    let mut work = Vec::with_capacity(3 * WORK * WORK);
+    for c in 0..3 {
+        let plane: Vec<f32> = planes[c * n..(c + 1) * n]
+            .iter()
+            .map(|&v| f32::from(v))
+            .collect();
+        let mut plane = area_resize(&plane, width, height, WORK, WORK);
+        standardize(&mut plane);
+        work.extend(plane);
+    }
+    let blurred = box_blur3(&gray, WORK);
+    let mut coarse = area_resize(&blurred, WORK, WORK, COARSE, COARSE);
+    standardize(&mut coarse);
+    // Three box blurs (about a Gaussian of 1.7 pixels) before the 4 x 4 means, so that a
+    // shift of a few pixels moves the thumbnail little.
+    let smooth = box_blur3(&box_blur3(&blurred, WORK), WORK);
+    let thumb_of = |img: &[f32]| {
+        let mut t = area_resize(img, WORK, WORK, THUMB, THUMB);
+        standardize(&mut t);
+        t
+    };
+    let thumb = thumb_of(&smooth);
+    let mut queries = Vec::with_capacity(QUERIES * THUMB_DIM);
+    queries.extend_from_slice(&thumb);
+    let mut mirrored = thumb.clone();
+    for row in mirrored.chunks_mut(THUMB) {
+        row.reverse();
+    }
+    queries.extend(mirrored);
+    for (dx, dy) in QUERY_SHIFTS {
+        queries.extend(thumb_of(&shifted(&smooth, WORK, dx, dy)));
+    }
+    (work, coarse, thumb, queries)
+}
+
+/// `img` (`side x side`) moved by `(dx, dy)`, edges repeated.
+fn shifted(img: &[f32], side: usize, dx: isize, dy: isize) -> Vec<f32> {
+    let s = side as isize;
+    let mut out = vec![0.0f32; side * side];
+    for y in 0..s {
+        for x in 0..s {
+            let sy = (y - dy).clamp(0, s - 1);
+            let sx = (x - dx).clamp(0, s - 1);
+            out[(y * s + x) as usize] = img[(sy * s + sx) as usize];
+        }
+    }
+    out
+}
+
+/// Resamples `src` (`sw x sh`) to `dw x dh` by averaging the source area each target pixel
+/// covers (fractional overlaps weighted).
+pub fn area_resize(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<f32> {
+    if (sw, sh) == (dw, dh) {
+        return src.to_vec();
+    }
+    let weights = |s: usize, d: usize| -> Vec<Vec<(usize, f32)>> {
+        let scale = s as f64 / d as f64;
+        (0..d)
+            .map(|t| {
+                let (lo, hi) = (t as f64 * scale, (t + 1) as f64 * scale);
+                let mut w = Vec::new();
+                let mut k = lo.floor() as usize;
+                while (k as f64) < hi && k < s {
+                    let overlap = (hi.min(k as f64 + 1.0) - lo.max(k as f64)).max(0.0);
+                    if overlap > 0.0 {
+                        w.push((k, (overlap / scale) as f32));
+                    }
+                    k += 1;
+                }
+                w
+            })
+            .collect()
+    };
+    let (wx, wy) = (weights(sw, dw), weights(sh, dh));
+    let mut out = vec![0.0f32; dw * dh];
+    for (ty, ys) in wy.iter().enumerate() {
+        for (tx, xs) in wx.iter().enumerate() {
+            let mut v = 0.0;
+            for &(y, a) in ys {
+                for &(x, b) in xs {
+                    v += a * b * src[y * sw + x];
+                }
+            }
+            out[ty * dw + tx] = v;
+        }
+    }
+    out
+}
+
+/// 3 x 3 box blur of a square `side x side` image, edges clamped.
+fn box_blur3(src: &[f32], side: usize) -> Vec<f32> {
+    let at = |y: isize, x: isize| {
+        let c = |v: isize| v.clamp(0, side as isize - 1) as usize;
+        src[c(y) * side + c(x)]
+    };
+    let mut out = vec![0.0f32; side * side];
+    for y in 0..side as isize {
+        for x in 0..side as isize {
+            let mut s = 0.0;
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    s += at(y + dy, x + dx);
+                }
+            }
+            out[y as usize * side + x as usize] = s / 9.0;
+        }
+    }
+    out
+}
+
+/// Zero mean and unit length in place (all zero if the values are constant).
+pub fn standardize(v: &mut [f32]) {
+    let mean = v.iter().sum::<f32>() / v.len() as f32;
+    v.iter_mut().for_each(|x| *x -= mean);
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 1e-6 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    } else {
+        v.fill(0.0);
+    }
+}
+
+/// Normalized cross-correlation of `a` and `b` (both `side x side`) over their overlap when
+/// `b` is moved by `(dx, dy)` (and mirrored first, with `mirror`): compares `a[y][x]` with
+/// `b'[y + dy][x + dx]`. The overlap must keep at least half the image in each direction.
+pub fn ncc(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirror: bool) -> f32 {
+    let s = side as isize;
+    let (x0, x1) = (0.max(-dx), s.min(s - dx));
+    let (y0, y1) = (0.max(-dy), s.min(s - dy));
+    if x1 - x0 < s / 2 || y1 - y0 < s / 2 {
+        return 0.0;
+    }
+    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for y in y0..y1 {
+        let ra = &a[(y * s) as usize..((y + 1) * s) as usize];
+        let rb = &b[((y + dy) * s) as usize..((y + dy + 1) * s) as usize];
+        for x in x0..x1 {
+            let va = ra[x as usize];
+            let bx = x + dx;
+            let vb = if mirror {
+                rb[(s - 1 - bx) as usize]
+            } else {
+                rb[bx as usize]
+            };
+            sa += va;
+            sb += vb;
+            saa += va * va;
+            sbb += vb * vb;
+            sab += va * vb;
+        }
+    }
+    let n = ((x1 - x0) * (y1 - y0)) as f32;
+    let cov = sab - sa * sb / n;
+    let var = (saa - sa * sa / n) * (sbb - sb * sb / n);
+    if var <= 1e-12 { 0.0 } else { cov / var.sqrt() }
+}
+
+/// Normalized cross-correlation of two colour images (`3 x side x side`, planes as in
+/// [`Features::work`]) over their overlap when `b` is moved by `(dx, dy)` (and mirrored
+/// first): each channel's mean is removed over the overlap, and the covariances and
+/// variances of the three channels are pooled.
+pub fn ncc_colour(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirror: bool) -> f32 {
+    let s = side as isize;
+    let (x0, x1) = (0.max(-dx), s.min(s - dx));
+    let (y0, y1) = (0.max(-dy), s.min(s - dy));
+    if x1 - x0 < s / 2 || y1 - y0 < s / 2 {
+        return 0.0;
+    }
+    let n = ((x1 - x0) * (y1 - y0)) as f32;
+    let plane = side * side;
+    let (mut cov, mut var_a, mut var_b) = (0.0f32, 0.0f32, 0.0f32);
+    for c in 0..3 {
+        let (pa, pb) = (
+            &a[c * plane..(c + 1) * plane],
+            &b[c * plane..(c + 1) * plane],
+        );
+        let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for y in y0..y1 {
+            let ra = &pa[(y * s) as usize..((y + 1) * s) as usize];
+            let rb = &pb[((y + dy) * s) as usize..((y + dy + 1) * s) as usize];
+            for x in x0..x1 {
+                let va = ra[x as usize];
+                let bx = x + dx;
+                let vb = if mirror {
+                    rb[(s - 1 - bx) as usize]
+                } else {
+                    rb[bx as usize]
+                };
+                sa += va;
+                sb += vb;
+                saa += va * va;
+                sbb += vb * vb;
+                sab += va * vb;
+            }
+        }
+        cov += sab - sa * sb / n;
+        var_a += saa - sa * sa / n;
+        var_b += sbb - sb * sb / n;
+    }
+    let var = var_a * var_b;
+    if var <= 1e-12 { 0.0 } else { cov / var.sqrt() }
+}
+
+/// How `b` was best aligned to `a`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alignment {
+    /// The similarity in `[-1, 1]`: the geometric mean of `colour` and `detail` (0 if
+    /// either is negative), or the coarse grayscale correlation when the coarse search
+    /// already stayed below the gate.
+    pub score: f32,
+    /// The pooled normalized cross-correlation of the colour planes ([`ncc_colour`]) at
+    /// the alignment.
+    pub colour: f32,
+    /// The normalized cross-correlation of the fine detail (the grayscale minus its 3x3
+    /// blur) at the alignment: different photos of similar scenes (two seascapes) share
+    /// their large shapes but not their detail.
+    pub detail: f32,
+    /// Whether `b` was mirrored.
+    pub mirror: bool,
+    /// Horizontal shift in working pixels.
+    pub dx: isize,
+    /// Vertical shift in working pixels.
+    pub dy: isize,
+}
+
+/// Bilinear resampling of the window `[x0, x0 + size) x [y0, y0 + size)` of the square
+/// plane `src` (`side x side`) to `out x out` (pixel centres aligned, edges clamped).
+fn resample_window(src: &[f32], side: usize, x0: f32, y0: f32, size: f32, out: usize) -> Vec<f32> {
+    let last = (side - 1) as f32;
+    let mut dst = vec![0.0f32; out * out];
+    for ty in 0..out {
+        let sy = (y0 + (ty as f32 + 0.5) * size / out as f32 - 0.5).clamp(0.0, last);
+        let (yi, fy) = (sy.floor() as usize, sy - sy.floor());
+        let yj = (yi + 1).min(side - 1);
+        for tx in 0..out {
+            let sx = (x0 + (tx as f32 + 0.5) * size / out as f32 - 0.5).clamp(0.0, last);
+            let (xi, fx) = (sx.floor() as usize, sx - sx.floor());
+            let xj = (xi + 1).min(side - 1);
+            let p = |y: usize, x: usize| src[y * side + x];
+            dst[ty * out + tx] = (1.0 - fy) * ((1.0 - fx) * p(yi, xi) + fx * p(yi, xj))
+                + fy * ((1.0 - fx) * p(yj, xi) + fx * p(yj, xj));
+        }
+    }
+    dst
+}
+
+/// Mirrors every row of `planes` (rows of `side`).
+fn mirrored(planes: &[f32], side: usize) -> Vec<f32> {
+    let mut m = planes.to_vec();
+    for row in m.chunks_mut(side) {
+        row.reverse();
+    }
+    m
+}
+
+/// Crop scales tried when a shift alone does not align two images: one image may be a
+/// crop of 88 to 96 % of the other, scaled back up.
+pub const ZOOMS: [f32; 3] = [0.88, 0.92, 0.96];
+/// Crops are tried when the best shift's colour correlation stays below this.
+pub const CROP_BELOW: f32 = 0.97;
+
+/// Aligns image `j` to image `i`: a coarse search over mirrors and shifts of up to
+/// `2 x COARSE_SHIFT` working pixels on the half-size images, then a search of one pixel
+/// around the best on the colour planes. If that stays below [`CROP_BELOW`], a coarse
+/// search over crops of either image ([`ZOOMS`], offsets of half a coarse pixel) and the
+/// best crop scored on the colour planes. The winner's detail correlation is added and the
+/// two combined ([`Alignment::score`]). Pairs whose coarse score stays below `coarse_gate`
+/// keep the coarse score (they are far from any useful threshold).
+pub fn align(f: &Features, i: usize, j: usize, coarse_gate: f32) -> Alignment {
+    align_from(f, i, j, None, coarse_gate)
+}
+
+/// A starting point for [`align_from`]: `j` looks like `i` mirrored (or not) and moved by
+/// about `(dx, dy)` working pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    /// Mirrored.
+    pub mirror: bool,
+    /// Horizontal move.
+    pub dx: isize,
+    /// Vertical move.
+    pub dy: isize,
+}
+
+impl Hint {
+    /// The hint of candidate-search query `query` (see [`QUERIES`]) of one image that met
+    /// the other; `asked_by_i`: whether image `i` of the pair asked it.
+    pub fn of_query(query: u8, asked_by_i: bool) -> Self {
+        let (mirror, (dx, dy)) = match query {
+            0 => (false, (0, 0)),
+            1 => (true, (0, 0)),
+            k => (false, QUERY_SHIFTS[usize::from(k) - 2]),
+        };
+        let sign = if asked_by_i { 1 } else { -1 };
+        Self {
+            mirror,
+            dx: sign * dx,
+            dy: sign * dy,
+        }
+    }
+}
+
+/// [`align`], with the coarse search limited to one coarse pixel around `hint` (the full
+/// search without one).
+pub fn align_from(
+    f: &Features,
+    i: usize,
+    j: usize,
+    hint: Option<Hint>,
+    coarse_gate: f32,
+) -> Alignment {
+    const COARSE_SHIFT: isize = 2;
+    let (ca, cb) = (f.coarse(i), f.coarse(j));
+    let mut best = Alignment {
+        score: f32::NEG_INFINITY,
+        colour: f32::NEG_INFINITY,
+        detail: f32::NEG_INFINITY,
+        mirror: false,
+        dx: 0,
+        dy: 0,
+    };
+    let (mirrors, (cx, cy), reach): (&[bool], (isize, isize), isize) = match hint {
+        Some(h) if h.mirror => (&[true], (0, 0), 1),
+        Some(h) => (&[false], (h.dx / 2, h.dy / 2), 1),
+        None => (&[false, true], (0, 0), COARSE_SHIFT),
+    };
+    for &mirror in mirrors {
+        for dy in cy - reach..=cy + reach {
+            for dx in cx - reach..=cx + reach {
+                let s = ncc(ca, cb, COARSE, dx, dy, mirror);
+                if s > best.score {
+                    best = Alignment {
+                        score: s,
+                        colour: s,
+                        detail: s,
+                        mirror,
+                        dx,
+                        dy,
+                    };
+                }
+            }
+        }
+    }
+    if best.score < coarse_gate {
+        return best;
+    }
+    let (wa, wb) = (f.work(i), f.work(j));
+    let coarse = best;
+    best.score = f32::NEG_INFINITY;
+    for dy in 2 * coarse.dy - 1..=2 * coarse.dy + 1 {
+        for dx in 2 * coarse.dx - 1..=2 * coarse.dx + 1 {
+            let s = ncc_colour(wa, wb, WORK, dx, dy, coarse.mirror);
+            if s > best.score {
+                best = Alignment {
+                    score: s,
+                    colour: s,
+                    detail: s,
+                    mirror: coarse.mirror,
+                    dx,
+                    dy,
+                };
+            }
+        }
+    }
+    let mut winner = Winner::Shift;
+    if best.score >= CROP_BELOW {
+        return with_detail(best, wa, wb, winner);
+    }
+    // Crops: `big` holds the whole scene, `small` a crop of it scaled up.
+    let mirror = coarse.mirror;
+    let cb_m = if mirror {
+        mirrored(cb, COARSE)
+    } else {
+        cb.to_vec()
+    };
+    let mut zoom_best: Option<(f32, bool, f32, f32, f32)> = None;
+    for b_is_big in [true, false] {
+        let (big, small) = if b_is_big {
+            (&cb_m[..], ca)
+        } else {
+            (ca, &cb_m[..])
+        };
+        for zoom in ZOOMS {
+            let size = COARSE as f32 * zoom;
+            let room = COARSE as f32 - size;
+            let steps = (room / 0.5).floor() as usize;
+            for sy in 0..=steps {
+                for sx in 0..=steps {
+                    let (x0, y0) = (sx as f32 * 0.5, sy as f32 * 0.5);
+                    let mut window = resample_window(big, COARSE, x0, y0, size, COARSE);
+                    standardize(&mut window);
+                    let s = ncc(small, &window, COARSE, 0, 0, false);
+                    if zoom_best.is_none_or(|z| s > z.0) {
+                        zoom_best = Some((s, b_is_big, zoom, x0, y0));
+                    }
+                }
+            }
+        }
+    }
+    if let Some((s, b_is_big, zoom, x0, y0)) = zoom_best
+        && s >= coarse_gate
+    {
+        let wb_m = if mirror {
+            (0..3)
+                .flat_map(|c| mirrored(&wb[c * WORK * WORK..(c + 1) * WORK * WORK], WORK))
+                .collect()
+        } else {
+            wb.to_vec()
+        };
+        let (big, small) = if b_is_big {
+            (&wb_m[..], wa)
+        } else {
+            (wa, &wb_m[..])
+        };
+        let window: Vec<f32> = (0..3)
+            .flat_map(|c| {
+                resample_window(
+                    &big[c * WORK * WORK..(c + 1) * WORK * WORK],
+                    WORK,
+                    2.0 * x0,
+                    2.0 * y0,
+                    WORK as f32 * zoom,
+                    WORK,
+                )
+            })
+            .collect();
+        let score = ncc_colour(small, &window, WORK, 0, 0, false);
+        if score > best.score {
+            best = Alignment {
+                score,
+                colour: score,
+                detail: score,
+                mirror,
+                dx: 0,
+                dy: 0,
+            };
+            winner = Winner::Crop {
+                small: small.to_vec(),
+                window,
+            };
+        }
+    }
+    with_detail(best, wa, wb, winner)
+}
+
+/// Which stage produced the best colour correlation.
+enum Winner {
+    /// A shift (and mirror) of the working planes.
+    Shift,
+    /// A crop: the small image and the matching window of the other, both full size.
+    Crop { small: Vec<f32>, window: Vec<f32> },
+}
+
+/// Grayscale (sum of the standardized planes) of the `w x h` overlap of `a` with `b`
+/// moved by `(dx, dy)` (mirrored first with `mirror`).
+fn overlap_gray(
+    planes: &[f32],
+    dx: isize,
+    dy: isize,
+    mirror: bool,
+    moved: bool,
+) -> (Vec<f32>, usize, usize) {
+    let s = WORK as isize;
+    let (x0, x1) = (0.max(-dx), s.min(s - dx));
+    let (y0, y1) = (0.max(-dy), s.min(s - dy));
+    let (w, h) = ((x1 - x0).max(0) as usize, (y1 - y0).max(0) as usize);
+    let mut out = vec![0.0f32; w * h];
+    for c in 0..3 {
+        let p = &planes[c * WORK * WORK..(c + 1) * WORK * WORK];
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let (sx, sy) = if moved { (x + dx, y + dy) } else { (x, y) };
+                let sx = if moved && mirror { s - 1 - sx } else { sx };
+                out[((y - y0) as usize) * w + (x - x0) as usize] += p[(sy * s + sx) as usize];
+            }
+        }
+    }
+    (out, w, h)
+}
+
+/// `img - 3x3 blur(img)` over a `w x h` image, edges clamped.
+fn detail(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let at = |y: isize, x: isize| {
+        img[(y.clamp(0, h as isize - 1) as usize) * w + x.clamp(0, w as isize - 1) as usize]
+    };
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let mut sum = 0.0;
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    sum += at(y + dy, x + dx);
+                }
+            }
+            out[y as usize * w + x as usize] = at(y, x) - sum / 9.0;
+        }
+    }
+    out
+}
+
+/// Plain normalized cross-correlation of two equal-length vectors.
+fn ncc_flat(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len() as f32;
+    let (sa, sb) = (a.iter().sum::<f32>(), b.iter().sum::<f32>());
+    let (mut saa, mut sbb, mut sab) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        saa += x * x;
+        sbb += y * y;
+        sab += x * y;
+    }
+    let var = (saa - sa * sa / n) * (sbb - sb * sb / n);
+    if var <= 1e-12 {
+        0.0
+    } else {
+        (sab - sa * sb / n) / var.sqrt()
+    }
+}
+
+/// Adds the detail correlation of the winning alignment and the combined score.
+fn with_detail(mut best: Alignment, wa: &[f32], wb: &[f32], winner: Winner) -> Alignment {
+    let (da, db) = match winner {
+        Winner::Shift => {
+            let (ga, w, h) = overlap_gray(wa, best.dx, best.dy, best.mirror, false);
+            let (gb, _, _) = overlap_gray(wb, best.dx, best.dy, best.mirror, true);
+            (detail(&ga, w, h), detail(&gb, w, h))
+        }
+        Winner::Crop { small, window } => {
+            let gray = |p: &[f32]| -> Vec<f32> {
+                (0..WORK * WORK)
+                    .map(|k| p[k] + p[WORK * WORK + k] + p[2 * WORK * WORK + k])
+                    .collect()
+            };
+            (
+                detail(&gray(&small), WORK, WORK),
+                detail(&gray(&window), WORK, WORK),
+            )
+        }
+    };
+    best.detail = ncc_flat(&da, &db);
+    best.score = (best.colour.max(0.0) * best.detail.max(0.0)).sqrt();
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(seed: u32) -> Vec<u8> {
+        let mut planes = vec![0u8; 3 * 1024];
+        for c in 0..3 {
+            for y in 0..32 {
+                for x in 0..32 {
+                    let v = ((x * 7 + y * 13 + c * 5) as u32 * (seed + 3)) % 251;
+                    let blob = if (x as i32 - 10).pow(2) + (y as i32 - 14).pow(2) < 40 {
+                        120
+                    } else {
+                        0
+                    };
+                    planes[c * 1024 + y * 32 + x] = ((v / 2 + blob) % 256) as u8;
+                }
+            }
+        }
+        planes
+    }
+
+    #[test]
+    fn brightness_contrast_and_mirror_leave_the_score_near_one() {
+        let a = pattern(1);
+        let brighter: Vec<u8> = a
+            .iter()
+            .map(|&v| (f32::from(v) * 0.8 + 30.0) as u8)
+            .collect();
+        let mut mirrored = a.clone();
+        for row in mirrored.chunks_mut(32) {
+            row.reverse();
+        }
+        let mut set = crate::images::ImageSet {
+            width: 32,
+            height: 32,
+            pixels: Vec::new(),
+            info: Vec::new(),
+            class_names: vec!["x".into()],
+            source: "test".into(),
+        };
+        for p in [&a, &brighter, &mirrored, &pattern(2)] {
+            set.push(
+                p,
+                crate::images::ImageInfo {
+                    split: crate::images::Split::Train,
+                    index: 0,
+                    path: String::new(),
+                    class: 0,
+                },
+            )
+            .unwrap();
+        }
+        let f = compute(&set);
+        assert!(align(&f, 0, 1, 0.5).score > 0.99);
+        let m = align(&f, 0, 2, 0.5);
+        assert!(m.mirror && m.score > 0.99, "{m:?}");
+        assert!(align(&f, 0, 3, 0.5).score < 0.9);
+    }
+
+    #[test]
+    fn area_resize_keeps_the_mean() {
+        let src: Vec<f32> = (0..35 * 21).map(|v| (v % 17) as f32).collect();
+        let out = area_resize(&src, 35, 21, 8, 8);
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+        assert!((mean(&src) - mean(&out)).abs() < 1e-3);
+    }
+}
