@@ -216,7 +216,13 @@ fn render(
         ),
         wall_seconds: manifest.wall_seconds,
         estimated_seconds: manifest.wall_seconds.map(|_| manifest.estimated_seconds),
-        data: vec!["Gaussian study: synthetic data from seeded streams".to_string()],
+        data: plans
+            .studies
+            .iter()
+            .any(|(name, _)| name == "gaussian")
+            .then(|| "Gaussian study: synthetic data from seeded streams".to_string())
+            .into_iter()
+            .collect(),
         notes: note
             .into_iter()
             .chain(plans.skipped.iter().cloned())

@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --release -p dupstudy-cnn --example throughput -- \
 //!     --model standard|adversarial --mode train|pgd|eval [--batch 128] [--steps N] \
-//!     [--warmup N] [--threads N] [--device cpu|cuda] [--kernels fast|reference]
+//!     [--warmup N] [--threads N] [--device cpu|cuda] [--kernels fast|portable|reference]
 //! ```
 //!
 //! - `train`: one optimizer step (forward with dropout, backward, SGD or Adam as in the
@@ -40,8 +40,11 @@ enum ModelArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum KernelsArg {
-    /// The fused CPU kernels (the default).
+    /// The fused CPU kernels (the default): direct AVX-512 convolutions where the CPU has
+    /// them.
     Fast,
+    /// The fused CPU kernels with im2col + GEMM convolutions (what CPUs without AVX-512 run).
+    Portable,
     /// candle's own operations, for comparison.
     Reference,
 }
@@ -107,6 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (varmap, mut model) = Cnn::init(&config, 0, &device)?;
     model.set_kernels(match args.kernels {
         KernelsArg::Fast => Kernels::Fast,
+        KernelsArg::Portable => Kernels::Portable,
         KernelsArg::Reference => Kernels::Reference,
     });
     let mut opt = Optimizer::for_model(optimizer, &varmap, &config)?;
