@@ -273,7 +273,7 @@ pub fn report(
     );
     let _ = writeln!(
         r,
-        "| class | train | train in groups | train surplus | D-ratio | test | test in test groups | test with a training twin |"
+        "| class | train | train with a training twin | train surplus | D-ratio | test | test with a test twin | test with a training twin |"
     );
     let _ = writeln!(r, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for c in &s.classes {
