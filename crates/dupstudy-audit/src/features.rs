@@ -231,16 +231,26 @@ pub fn standardize(v: &mut [f32]) {
     }
 }
 
-/// Normalized cross-correlation of `a` and `b` (both `side x side`) over their overlap when
-/// `b` is moved by `(dx, dy)` (and mirrored first, with `mirror`): compares `a[y][x]` with
-/// `b'[y + dy][x + dx]`. The overlap must keep at least half the image in each direction.
-pub fn ncc(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirror: bool) -> f32 {
+/// The overlap of two `side x side` planes when the second is moved by `(dx, dy)`:
+/// `(x0, x1, y0, y1)` in the first's coordinates, or `None` when it keeps less than half
+/// the image in either direction.
+fn overlap(side: usize, dx: isize, dy: isize) -> Option<(isize, isize, isize, isize)> {
     let s = side as isize;
     let (x0, x1) = (0.max(-dx), s.min(s - dx));
     let (y0, y1) = (0.max(-dy), s.min(s - dy));
-    if x1 - x0 < s / 2 || y1 - y0 < s / 2 {
-        return 0.0;
-    }
+    (x1 - x0 >= s / 2 && y1 - y0 >= s / 2).then_some((x0, x1, y0, y1))
+}
+
+/// Covariance and the two variances (unnormalized) of plane `a` against plane `b` moved by
+/// `(dx, dy)` (mirrored first, with `mirror`) over `area` (see [`overlap`]).
+fn comoments(
+    a: &[f32],
+    b: &[f32],
+    side: usize,
+    (dx, dy, mirror): (isize, isize, bool),
+    (x0, x1, y0, y1): (isize, isize, isize, isize),
+) -> (f32, f32, f32) {
+    let s = side as isize;
     let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
     for y in y0..y1 {
         let ra = &a[(y * s) as usize..((y + 1) * s) as usize];
@@ -261,8 +271,18 @@ pub fn ncc(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirror: bool
         }
     }
     let n = ((x1 - x0) * (y1 - y0)) as f32;
-    let cov = sab - sa * sb / n;
-    let var = (saa - sa * sa / n) * (sbb - sb * sb / n);
+    (sab - sa * sb / n, saa - sa * sa / n, sbb - sb * sb / n)
+}
+
+/// Normalized cross-correlation of `a` and `b` (both `side x side`) over their overlap when
+/// `b` is moved by `(dx, dy)` (and mirrored first, with `mirror`): compares `a[y][x]` with
+/// `b'[y + dy][x + dx]`. The overlap must keep at least half the image in each direction.
+pub fn ncc(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirror: bool) -> f32 {
+    let Some(area) = overlap(side, dx, dy) else {
+        return 0.0;
+    };
+    let (cov, var_a, var_b) = comoments(a, b, side, (dx, dy, mirror), area);
+    let var = var_a * var_b;
     if var <= 1e-12 { 0.0 } else { cov / var.sqrt() }
 }
 
@@ -271,13 +291,9 @@ pub fn ncc(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirror: bool
 /// first): each channel's mean is removed over the overlap, and the covariances and
 /// variances of the three channels are pooled.
 pub fn ncc_colour(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirror: bool) -> f32 {
-    let s = side as isize;
-    let (x0, x1) = (0.max(-dx), s.min(s - dx));
-    let (y0, y1) = (0.max(-dy), s.min(s - dy));
-    if x1 - x0 < s / 2 || y1 - y0 < s / 2 {
+    let Some(area) = overlap(side, dx, dy) else {
         return 0.0;
-    }
-    let n = ((x1 - x0) * (y1 - y0)) as f32;
+    };
     let plane = side * side;
     let (mut cov, mut var_a, mut var_b) = (0.0f32, 0.0f32, 0.0f32);
     for c in 0..3 {
@@ -285,28 +301,10 @@ pub fn ncc_colour(a: &[f32], b: &[f32], side: usize, dx: isize, dy: isize, mirro
             &a[c * plane..(c + 1) * plane],
             &b[c * plane..(c + 1) * plane],
         );
-        let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        for y in y0..y1 {
-            let ra = &pa[(y * s) as usize..((y + 1) * s) as usize];
-            let rb = &pb[((y + dy) * s) as usize..((y + dy + 1) * s) as usize];
-            for x in x0..x1 {
-                let va = ra[x as usize];
-                let bx = x + dx;
-                let vb = if mirror {
-                    rb[(s - 1 - bx) as usize]
-                } else {
-                    rb[bx as usize]
-                };
-                sa += va;
-                sb += vb;
-                saa += va * va;
-                sbb += vb * vb;
-                sab += va * vb;
-            }
-        }
-        cov += sab - sa * sb / n;
-        var_a += saa - sa * sa / n;
-        var_b += sbb - sb * sb / n;
+        let (cv, va, vb) = comoments(pa, pb, side, (dx, dy, mirror), area);
+        cov += cv;
+        var_a += va;
+        var_b += vb;
     }
     let var = var_a * var_b;
     if var <= 1e-12 { 0.0 } else { cov / var.sqrt() }
