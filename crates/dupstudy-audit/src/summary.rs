@@ -67,16 +67,21 @@ fn split_slot(s: Split) -> usize {
     }
 }
 
+/// The members of `group` in `split`, ascending.
+fn members(set: &ImageSet, group: &[usize], split: Split) -> Vec<usize> {
+    group
+        .iter()
+        .copied()
+        .filter(|&i| set.info[i].split == split)
+        .collect()
+}
+
 /// The images of the training split to keep when every training duplicate group (groups
 /// restricted to the training split) is cut to its first member, as positions in `set`.
 pub fn deduplicated_train(set: &ImageSet, audit: &Audit) -> Vec<usize> {
     let mut drop = vec![false; set.len()];
     for g in &audit.groups {
-        let train: Vec<usize> = g
-            .iter()
-            .copied()
-            .filter(|&i| set.info[i].split == Split::Train)
-            .collect();
+        let train = members(set, g, Split::Train);
         for &i in train.iter().skip(1) {
             drop[i] = true;
         }
@@ -91,11 +96,7 @@ pub fn test_with_train_twin(set: &ImageSet, audit: &Audit) -> Vec<usize> {
     let mut out = Vec::new();
     for g in &audit.groups {
         if g.iter().any(|&i| set.info[i].split == Split::Train) {
-            out.extend(
-                g.iter()
-                    .copied()
-                    .filter(|&i| set.info[i].split == Split::Test),
-            );
+            out.extend(members(set, g, Split::Test));
         }
     }
     out.sort_unstable();
@@ -147,16 +148,8 @@ pub fn summarize(set: &ImageSet, audit: &Audit) -> Summary {
     let mut surplus = [0usize; 3];
     let mut twin = [0usize; 2];
     for g in &audit.groups {
-        let train: Vec<usize> = g
-            .iter()
-            .copied()
-            .filter(|&i| set.info[i].split == Split::Train)
-            .collect();
-        let test: Vec<usize> = g
-            .iter()
-            .copied()
-            .filter(|&i| set.info[i].split == Split::Test)
-            .collect();
+        let train = members(set, g, Split::Train);
+        let test = members(set, g, Split::Test);
         match (train.is_empty(), test.is_empty()) {
             (false, true) => groups[1] += 1,
             (true, false) => groups[2] += 1,

@@ -239,7 +239,28 @@ struct TaskInput<'a> {
     x: &'a [f32],
 }
 
+/// Runs `work(first image, outputs, codes)` on the fixed groups of [`IMAGES_PER_TASK`]
+/// images, in parallel (`per_image` pooled outputs and codes per image).
+fn for_each_task(
+    out: &mut [f32],
+    codes: &mut [u8],
+    per_image: usize,
+    work: impl Fn(usize, &mut [f32], &mut [u8]) + Sync + Send,
+) {
+    out.par_chunks_mut(IMAGES_PER_TASK * per_image)
+        .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
+        .enumerate()
+        .for_each(|(task, (out, codes))| work(task * IMAGES_PER_TASK, out, codes));
+}
+
 impl ConvReluPool {
+    /// The input affine map as `(scale, shift)` slices, for the direct kernels.
+    fn affine_slices(&self) -> Option<(&[f32], &[f32])> {
+        self.affine
+            .as_ref()
+            .map(|a| (a.scale.as_slice(), a.shift.as_slice()))
+    }
+
     /// Forward pass through im2col and `gemm` (any CPU).
     fn forward_gemm(
         &self,
@@ -252,34 +273,31 @@ impl ConvReluPool {
     ) {
         let per_image = d.pooled();
         let weights = MatRef::row_major(w, d.cout, d.k());
-        out.par_chunks_mut(IMAGES_PER_TASK * per_image)
-            .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
-            .enumerate()
-            .for_each(|(task, (out, codes))| {
-                let mut cols = vec![0.0f32; d.k() * d.hw()];
-                let mut conv = vec![0.0f32; d.cout * d.hw()];
-                let images = out.len() / per_image;
-                for i in 0..images {
-                    let image = task * IMAGES_PER_TASK + i;
-                    let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
-                    im2col(xi, d, self.affine.as_ref(), &mut cols);
-                    // conv = W cols, as cols^T W^T into a column-major destination.
-                    matmul_transposed_dst(
-                        &mut conv,
-                        MatRef::row_major(&cols, d.k(), d.hw()).t(),
-                        weights.t(),
-                        false,
-                        1,
-                    );
-                    bias_relu_pool(
-                        &conv,
-                        b,
-                        d,
-                        &mut out[i * per_image..(i + 1) * per_image],
-                        &mut codes[i * per_image..(i + 1) * per_image],
-                    );
-                }
-            });
+        for_each_task(out, codes, per_image, |first, out, codes| {
+            let mut cols = vec![0.0f32; d.k() * d.hw()];
+            let mut conv = vec![0.0f32; d.cout * d.hw()];
+            let images = out.len() / per_image;
+            for i in 0..images {
+                let image = first + i;
+                let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
+                im2col(xi, d, self.affine.as_ref(), &mut cols);
+                // conv = W cols, as cols^T W^T into a column-major destination.
+                matmul_transposed_dst(
+                    &mut conv,
+                    MatRef::row_major(&cols, d.k(), d.hw()).t(),
+                    weights.t(),
+                    false,
+                    1,
+                );
+                bias_relu_pool(
+                    &conv,
+                    b,
+                    d,
+                    &mut out[i * per_image..(i + 1) * per_image],
+                    &mut codes[i * per_image..(i + 1) * per_image],
+                );
+            }
+        });
     }
 
     /// Forward pass through the direct AVX-512 kernels.
@@ -294,35 +312,29 @@ impl ConvReluPool {
     ) {
         let per_image = d.pooled();
         let packed = direct::pack_weights(w, d.cout, d.cin, false);
-        let affine = self
-            .affine
-            .as_ref()
-            .map(|a| (a.scale.as_slice(), a.shift.as_slice()));
-        out.par_chunks_mut(IMAGES_PER_TASK * per_image)
-            .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
-            .enumerate()
-            .for_each(|(task, (out, codes))| {
-                let lens = [d.cin * direct::padded_len(d.h, d.w), d.cout * d.hw()];
-                direct::with_scratch(lens, |xpad, conv| {
-                    let images = out.len() / per_image;
-                    for i in 0..images {
-                        let image = task * IMAGES_PER_TASK + i;
-                        let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
-                        direct::pad_into(xi, d.cin, d.h, d.w, affine, xpad);
-                        direct::conv_planes(xpad, d.cin, d.h, d.w, &packed, d.cout, conv);
-                        direct::bias_relu_pool(
-                            conv,
-                            b,
-                            d.cout,
-                            d.h,
-                            d.w,
-                            DEAD,
-                            &mut out[i * per_image..(i + 1) * per_image],
-                            &mut codes[i * per_image..(i + 1) * per_image],
-                        );
-                    }
-                });
+        let affine = self.affine_slices();
+        for_each_task(out, codes, per_image, |first, out, codes| {
+            let lens = [d.cin * direct::padded_len(d.h, d.w), d.cout * d.hw()];
+            direct::with_scratch(lens, |xpad, conv| {
+                let images = out.len() / per_image;
+                for i in 0..images {
+                    let image = first + i;
+                    let xi = &x[image * d.cin * d.hw()..(image + 1) * d.cin * d.hw()];
+                    direct::pad_into(xi, d.cin, d.h, d.w, affine, xpad);
+                    direct::conv_planes(xpad, d.cin, d.h, d.w, &packed, d.cout, conv);
+                    direct::bias_relu_pool(
+                        conv,
+                        b,
+                        d.cout,
+                        d.h,
+                        d.w,
+                        DEAD,
+                        &mut out[i * per_image..(i + 1) * per_image],
+                        &mut codes[i * per_image..(i + 1) * per_image],
+                    );
+                }
             });
+        });
     }
 
     /// One task's backward pass through im2col and `gemm`: returns its weight and bias
@@ -432,10 +444,7 @@ impl ConvReluPool {
                 );
             }
             if need_w {
-                let affine = self
-                    .affine
-                    .as_ref()
-                    .map(|a| (a.scale.as_slice(), a.shift.as_slice()));
+                let affine = self.affine_slices();
                 for (local, xp) in xpad.chunks_mut(d.cin * plane).enumerate() {
                     let image = t.first + local;
                     let xi = &t.x[image * image_in..(image + 1) * image_in];
