@@ -108,11 +108,13 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
     for (name, _) in &plans.studies {
         needs_device |= study_of(name)?.needs_cifar();
     }
+    let multi = MultiProgress::new();
     let env = Env {
         data: data.clone(),
         device: device(&args.device, needs_device)?,
         revision: manifest::git_revision(root),
         out: out.clone(),
+        progress: Arc::new(Bar::study(&multi, "preparing")),
     };
     write_json_atomic(&out.join("plan.json"), &plans)?;
     println!(
@@ -167,7 +169,7 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
     };
     write_json_atomic(&out.join("manifest.json"), &manifest)?;
 
-    let multi = MultiProgress::new();
+    env.progress.finish();
     for (name, plan) in &plans.studies {
         let bar = Bar::study(&multi, name);
         study_of(name)?
@@ -322,16 +324,19 @@ pub fn run_cell(args: &RunCellArgs, root: &Path) -> Result<()> {
         } else {
             None
         };
+        let multi = MultiProgress::new();
         let env = Env {
             data,
             device: device(&args.device, study.needs_cifar())?,
             revision: manifest::git_revision(root),
             out: args.out.clone(),
+            progress: Arc::new(Bar::study(&multi, "preparing")),
         };
-        let bar = Bar::study(&MultiProgress::new(), name);
+        let bar = Bar::study(&multi, name);
         let computed = study
             .run(plan, &env, Some(&args.id), &bar)?
             .unwrap_or_default();
+        env.progress.finish();
         dupstudy_study::Progress::finish(&bar);
         if computed.is_empty() {
             println!("{} is already done", args.id);

@@ -111,9 +111,29 @@ impl ImageSet {
 
     /// CIFAR-10 in the official order: the training split, then the test split.
     pub fn from_cifar(data: &dupstudy_cifar::Cifar10) -> Self {
-        let mut info = Vec::with_capacity(data.train().len() + data.test().len());
-        for (split, part) in [(Split::Train, data.train()), (Split::Test, data.test())] {
-            for (index, &label) in part.labels().iter().enumerate() {
+        Self::from_cifar_prefix(data, data.train().len(), data.test().len())
+    }
+
+    /// The first `train_images` training and the first `test_images` test images of
+    /// CIFAR-10 in the official order (each count capped at its split's size), training
+    /// images first; indices are the images' positions in their split.
+    pub fn from_cifar_prefix(
+        data: &dupstudy_cifar::Cifar10,
+        train_images: usize,
+        test_images: usize,
+    ) -> Self {
+        let parts = [
+            (Split::Train, data.train(), train_images),
+            (Split::Test, data.test(), test_images),
+        ];
+        let total: usize = parts.iter().map(|(_, part, n)| (*n).min(part.len())).sum();
+        let bytes = dupstudy_cifar::IMAGE_BYTES;
+        let mut info = Vec::with_capacity(total);
+        let mut pixels = Vec::with_capacity(total * bytes);
+        for (split, part, n) in parts {
+            let n = n.min(part.len());
+            pixels.extend_from_slice(&part.pixels()[..n * bytes]);
+            for (index, &label) in part.labels()[..n].iter().enumerate() {
                 info.push(ImageInfo {
                     split,
                     index,
@@ -125,7 +145,7 @@ impl ImageSet {
         Self {
             width: 32,
             height: 32,
-            pixels: data.pixels().to_vec(),
+            pixels,
             info,
             class_names: data.class_names().to_vec(),
             source: format!("CIFAR-10 binary files at {}", data.source().display()),

@@ -90,6 +90,9 @@ pub enum StudyError {
         /// Epochs finished (and checkpointed) so far.
         epochs_done: u64,
     },
+    /// From the duplicate audit.
+    #[error(transparent)]
+    Audit(#[from] dupstudy_audit::AuditError),
     /// From the CIFAR-10 reader.
     #[error(transparent)]
     Cifar(#[from] dupstudy_cifar::CifarError),

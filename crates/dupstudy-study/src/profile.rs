@@ -125,7 +125,7 @@ pub struct Request {
 }
 
 /// Where a run takes its data and device from, and what it records about itself.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Env {
     /// CIFAR-10, when a study needs it and it was found.
     pub data: Option<std::sync::Arc<crate::data::DataSet>>,
@@ -135,4 +135,18 @@ pub struct Env {
     pub revision: String,
     /// The results folder.
     pub out: PathBuf,
+    /// Where work outside the cells reports its progress (a study's preparation in
+    /// [`crate::Study::context`], e.g. the natural-duplicates study's audit).
+    pub progress: std::sync::Arc<dyn crate::progress::Progress>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("data", &self.data.as_ref().map(|d| &d.description))
+            .field("device", &self.device)
+            .field("revision", &self.revision)
+            .field("out", &self.out)
+            .finish_non_exhaustive()
+    }
 }

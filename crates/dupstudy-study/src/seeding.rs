@@ -71,6 +71,19 @@ pub fn cifar_eval_attack(seed: u64) -> u64 {
     seed_u64(&format!("cifar/eval-attack/seed={seed}"))
 }
 
+/// The random images the natural-duplicates study's control removes from a training pool
+/// of `pool` images (`removed` of them) for a seed.
+pub fn natural_removal(pool: usize, removed: usize, seed: u64) -> ChaCha8Rng {
+    stream(&format!(
+        "natural/removal/pool={pool}/removed={removed}/seed={seed}"
+    ))
+}
+
+/// The trainer's seed of a natural-duplicates seed (shared by the seed's three arms).
+pub fn natural_training(seed: u64) -> u64 {
+    seed_u64(&format!("natural/train/seed={seed}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

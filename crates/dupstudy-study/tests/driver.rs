@@ -182,6 +182,7 @@ fn two_workers_share_the_cells_and_each_computes_some() {
                 device: Device::Cpu,
                 revision: "test".into(),
                 out,
+                progress: Arc::new(Silent),
             };
             let ctx = Context::new(set.data.clone(), Device::Cpu);
             let progress = Rendezvous {
@@ -239,7 +240,15 @@ fn the_registry_names_every_study() {
         .iter()
         .map(|s| s.name())
         .collect();
-    assert_eq!(names, ["gaussian", "cifar-standard", "cifar-adversarial"]);
+    assert_eq!(
+        names,
+        [
+            "gaussian",
+            "cifar-standard",
+            "cifar-adversarial",
+            "cifar-natural"
+        ]
+    );
     match dupstudy_study::find_study("cifar") {
         Err(StudyError::UnknownStudy { known, .. }) => assert!(known.contains("cifar-standard")),
         other => panic!("{:?}", other.map(|s| s.name())),

@@ -30,6 +30,7 @@ use dupstudy_metrics::{ConfusionMatrix, Summary};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use super::training::train_with_checkpoints;
 use super::{ESTIMATE_MARGIN, Tagged, band};
 use crate::claims::{ClaimCheck, ClaimSpec, PaperValue, Rule, Unit, Verdict, fmt_summary};
 use crate::data::DataSet;
@@ -844,13 +845,6 @@ fn training_list(spec: &CellSpec, data: &Cifar10) -> Result<(Vec<usize>, Vec<usi
     Ok((base, list, per_class))
 }
 
-/// What a checkpoint carries besides the weights: the finished epochs and the seconds so far.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct CheckpointExtra {
-    epochs: Vec<EpochStats>,
-    seconds: f64,
-}
-
 /// Runs one cell: resumes from its checkpoint if there is one, saves a checkpoint after
 /// every epoch, and returns the finished result. With `epoch_budget`, stops with
 /// [`StudyError::Interrupted`] once that many epochs have been trained in this call.
@@ -870,63 +864,16 @@ pub fn run_cell(
     let (base, list, per_class) = training_list(spec, data)?;
     let list = Arc::new(list);
     let mut trainer = Trainer::new(&spec.model(), spec.train_config(), &ctx.device)?;
-    let (mut epoch, mut stats, seconds_before) = match trainer.restore_checkpoint(io.checkpoint)? {
-        Some((next, extra)) => {
-            let path = io.checkpoint.join("state.json");
-            let extra: CheckpointExtra =
-                serde_json::from_value(extra).map_err(|source| StudyError::Corrupt {
-                    path,
-                    what: "checkpoint history (epochs and seconds)",
-                    source,
-                })?;
-            tracing::info!(%id, next, "resumed from checkpoint");
-            (next, extra.epochs, extra.seconds)
-        }
-        None => (0, Vec::new(), 0.0),
-    };
-    let budget = spec.step_budget(list.len());
-    let per_epoch = list.len().div_ceil(spec.setting.batch_size) as u64;
-    let total_epochs = budget.div_ceil(per_epoch);
+    let trained = train_with_checkpoints(
+        &mut trainer,
+        data,
+        &list,
+        spec.step_budget(list.len()),
+        io,
+        (&id, start, epoch_budget),
+    )?;
+    let (stats, seconds_before) = (trained.epochs, trained.seconds_before);
     let bar = io.progress;
-    bar.set_length(budget);
-    bar.set_position((epoch * per_epoch).min(budget));
-    let mut trained_here = 0;
-    while epoch < total_epochs {
-        if epoch_budget.is_some_and(|b| trained_here >= b) {
-            return Err(StudyError::Interrupted {
-                id,
-                epochs_done: epoch,
-            });
-        }
-        let done = epoch * per_epoch;
-        let limit = (budget - done).min(per_epoch) as usize;
-        bar.message(&format!("epoch {}/{total_epochs}", epoch + 1));
-        let position = done;
-        let epoch_stats =
-            trainer.train_partial_epoch(data, list.clone(), epoch, Some(limit), &mut |p| {
-                bar.set_position(position + p.batch as u64 + 1);
-            })?;
-        bar.message(&format!(
-            "epoch {}/{total_epochs}, {:.0} images/s",
-            epoch + 1,
-            epoch_stats.images_per_s
-        ));
-        stats.push(epoch_stats);
-        epoch += 1;
-        trained_here += 1;
-        let extra = CheckpointExtra {
-            epochs: stats.clone(),
-            seconds: seconds_before + start.elapsed().as_secs_f64(),
-        };
-        trainer.save_checkpoint(
-            io.checkpoint,
-            epoch,
-            serde_json::to_value(&extra).map_err(|source| StudyError::Serialize {
-                what: "checkpoint history",
-                source,
-            })?,
-        )?;
-    }
     bar.message("evaluating");
     let model = trainer.model();
     let device = &ctx.device;

@@ -2,6 +2,8 @@
 
 pub mod cifar;
 pub mod gaussian;
+pub mod natural;
+mod training;
 
 /// The JSON a cell id is hashed from: `{"study": <name>, ...the cell's fields}`.
 #[derive(serde::Serialize)]
