@@ -48,7 +48,8 @@ pub struct Device {
     pub compute: String,
 }
 
-/// The workspace's git revision, or `unknown` outside a checkout.
+/// The workspace's git revision, or `unknown` outside a checkout; `-dirty` when a tracked file
+/// outside `docs/` and `results/` has uncommitted changes.
 pub fn git_revision(root: &Path) -> String {
     let run = |args: &[&str]| {
         Command::new("git")
@@ -61,8 +62,18 @@ pub fn git_revision(root: &Path) -> String {
     };
     match run(&["rev-parse", "--short=12", "HEAD"]) {
         Some(rev) => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+            // Published results (docs/) and results folders are outputs, not code: a run
+            // that rewrites them is still a run of the committed code.
+            let dirty = run(&[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)docs",
+                ":(exclude)results",
+            ])
+            .is_some_and(|s| !s.is_empty());
             if dirty { format!("{rev}-dirty") } else { rev }
         }
         None => "unknown".to_string(),
