@@ -390,7 +390,8 @@ fn defaults(profile: Profile) -> (usize, usize, u64, usize, u64) {
 
 impl Plan {
     /// The plan of a profile with the flags' overrides (`--seeds`, `--epochs`,
-    /// `--train-subset` for the training pool), validated against the data's split sizes.
+    /// `--train-subset` for the training pool; `--d-rates` does not apply and is reported
+    /// as such), validated against the data's split sizes.
     ///
     /// # Errors
     /// A value the plan cannot use, naming its flag.
@@ -400,6 +401,11 @@ impl Plan {
         data_sha256: &str,
     ) -> Result<Self> {
         let o = &request.overrides;
+        if o.d_rates.is_some() {
+            tracing::warn!(
+                "--d-rates does not apply to {NAME}: its D-rates are the data set's own (see its report)"
+            );
+        }
         let (train, test, epochs, batch, seeds) = defaults(request.profile);
         let plan = Plan {
             setting: Setting {
