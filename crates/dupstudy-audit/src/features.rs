@@ -200,20 +200,24 @@ pub fn area_resize(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) -> V
 
 /// 3 x 3 box blur of a square `side x side` image, edges clamped.
 fn box_blur3(src: &[f32], side: usize) -> Vec<f32> {
+    box_blur3_rect(src, side, side)
+}
+
+/// 3 x 3 box blur of a `w x h` image, edges clamped.
+fn box_blur3_rect(src: &[f32], w: usize, h: usize) -> Vec<f32> {
     let at = |y: isize, x: isize| {
-        let c = |v: isize| v.clamp(0, side as isize - 1) as usize;
-        src[c(y) * side + c(x)]
+        src[(y.clamp(0, h as isize - 1) as usize) * w + x.clamp(0, w as isize - 1) as usize]
     };
-    let mut out = vec![0.0f32; side * side];
-    for y in 0..side as isize {
-        for x in 0..side as isize {
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
             let mut s = 0.0;
             for dy in -1..=1 {
                 for dx in -1..=1 {
                     s += at(y + dy, x + dx);
                 }
             }
-            out[y as usize * side + x as usize] = s / 9.0;
+            out[y as usize * w + x as usize] = s / 9.0;
         }
     }
     out
@@ -589,20 +593,9 @@ fn overlap_gray(
 
 /// `img - 3x3 blur(img)` over a `w x h` image, edges clamped.
 fn detail(img: &[f32], w: usize, h: usize) -> Vec<f32> {
-    let at = |y: isize, x: isize| {
-        img[(y.clamp(0, h as isize - 1) as usize) * w + x.clamp(0, w as isize - 1) as usize]
-    };
-    let mut out = vec![0.0f32; w * h];
-    for y in 0..h as isize {
-        for x in 0..w as isize {
-            let mut sum = 0.0;
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    sum += at(y + dy, x + dx);
-                }
-            }
-            out[y as usize * w + x as usize] = at(y, x) - sum / 9.0;
-        }
+    let mut out = box_blur3_rect(img, w, h);
+    for (o, &v) in out.iter_mut().zip(img) {
+        *o = v - *o;
     }
     out
 }
