@@ -186,6 +186,11 @@ impl Trainer {
         &self.model
     }
 
+    /// Chooses the layers' kernels (the fast ones by default).
+    pub fn set_kernels(&mut self, kernels: crate::Kernels) {
+        self.model.set_kernels(kernels);
+    }
+
     /// The parameters.
     pub fn varmap(&self) -> &VarMap {
         &self.varmap

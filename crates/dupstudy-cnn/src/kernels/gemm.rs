@@ -1,5 +1,18 @@
-//! A safe, bounds-checked front to the `gemm` crate's matrix product (the same blocked,
-//! run-time dispatched kernels candle itself uses).
+//! A matrix product whose every bit is fixed by the shapes and the inputs: the same on any
+//! x86-64 or other CPU, with any number of threads and any vector width.
+//!
+//! Each element of the product is one chain of fused multiply-adds over the inner dimension
+//! in ascending order, starting from the destination's value (`accumulate`) or zero:
+//! `acc = fma(a[i][p], b[p][j], acc)` for `p = 0, 1, ..`. Vector code computes several such
+//! chains side by side, one per lane, so the width of the vectors (AVX-512, AVX2, or none)
+//! changes how many chains run at once, never a chain's arithmetic. Work is split into tasks
+//! of fixed shape (row blocks x column panels), never by cache size or thread count.
+//!
+//! This replaces the `gemm` crate, whose kernels and inner-dimension blocking are chosen at
+//! run time from the CPU's vector extensions and cache sizes: the same seed gave different
+//! CNN results on two models of the same AMD EPYC.
+
+use rayon::prelude::*;
 
 /// A read-only strided view of a matrix: element `(i, j)` is
 /// `data[i * row_stride + j * col_stride]`.
@@ -43,14 +56,69 @@ impl<'a> MatRef<'a> {
         let last = (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride;
         last < self.data.len()
     }
+
+    fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.row_stride + j * self.col_stride]
+    }
+}
+
+/// Columns of one panel of the right operand: two 16-lane vectors.
+const PANEL: usize = 32;
+/// Rows of the register tile.
+const TILE_ROWS: usize = 4;
+/// Rows of the destination per task (a multiple of [`TILE_ROWS`]).
+const TASK_ROWS: usize = 16;
+/// Length of a block of the inner dimension (a panel block of 32 KiB).
+const K_BLOCK: usize = 256;
+
+/// The instruction sets the product can run on; every one gives the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512F with FMA.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+    /// Whatever the build's baseline is (`f32::mul_add`, in software where the CPU lacks FMA).
+    Baseline,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU has.
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    }
+
+    /// Every instruction set this CPU can run (to test that they agree).
+    #[cfg(test)]
+    fn available() -> Vec<Self> {
+        match Self::detect() {
+            Isa::Avx512 => vec![Isa::Avx512, Isa::Avx2, Isa::Baseline],
+            Isa::Avx2 => vec![Isa::Avx2, Isa::Baseline],
+            Isa::Baseline => vec![Isa::Baseline],
+        }
+    }
 }
 
 /// `dst = lhs * rhs` (or `dst += lhs * rhs` with `accumulate`), `dst` row-major
-/// `lhs.rows x rhs.cols`, on `threads` threads (1: this thread only).
+/// `lhs.rows x rhs.cols`, on up to `threads` threads (1: this thread only; the result does
+/// not depend on it).
 ///
 /// # Panics
 /// If the shapes do not agree or a view reaches outside its slice: these are programming
-/// errors inside this crate, checked before the unchecked product runs.
+/// errors inside this crate, checked before any work.
 pub(crate) fn matmul(
     dst: &mut [f32],
     lhs: MatRef<'_>,
@@ -58,13 +126,11 @@ pub(crate) fn matmul(
     accumulate: bool,
     threads: usize,
 ) {
-    product(dst, false, lhs, rhs, accumulate, threads);
+    product(dst, lhs, rhs, accumulate, threads, Isa::detect());
 }
 
-/// As [`matmul`], with `dst` column-major (`dst[i + j * rows]`), i.e. `C^T` row-major:
-/// `matmul_transposed_dst(c, b.t(), a.t(), ..)` writes `a * b` row-major while `gemm`
-/// packs `b^T` as its left operand, which is much cheaper when `a` is small and `b` wide
-/// (the convolutions' weights against their im2col matrices).
+/// As [`matmul`], with `dst` column-major (`dst[i + j * rows]`), i.e. the row-major
+/// `rhs^T lhs^T`: the same chains, in the same order.
 pub(crate) fn matmul_transposed_dst(
     dst: &mut [f32],
     lhs: MatRef<'_>,
@@ -72,16 +138,16 @@ pub(crate) fn matmul_transposed_dst(
     accumulate: bool,
     threads: usize,
 ) {
-    product(dst, true, lhs, rhs, accumulate, threads);
+    product(dst, rhs.t(), lhs.t(), accumulate, threads, Isa::detect());
 }
 
 fn product(
     dst: &mut [f32],
-    column_major: bool,
     lhs: MatRef<'_>,
     rhs: MatRef<'_>,
     accumulate: bool,
     threads: usize,
+    isa: Isa,
 ) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "inner dimensions differ");
@@ -93,45 +159,270 @@ fn product(
     if m == 0 || n == 0 {
         return;
     }
+    if !accumulate {
+        dst.fill(0.0);
+    }
     if k == 0 {
-        if !accumulate {
-            dst.fill(0.0);
-        }
         return;
     }
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
+    // The left operand row-major (m x k); the right one read in place when it is
+    // row-major, else copied into row-major order. Only a last panel narrower than PANEL
+    // columns is copied into a zero-padded one. Copies do no arithmetic.
+    let packed_lhs;
+    let a: &[f32] = if lhs.col_stride == 1 && lhs.row_stride == k {
+        &lhs.data[..m * k]
     } else {
-        gemm::Parallelism::None
+        packed_lhs = pack_row_major(lhs, threads);
+        &packed_lhs
     };
-    #[allow(unsafe_code)]
-    // SAFETY: `dst` holds exactly m x n elements, written with row stride n and column
-    // stride 1 (or row stride 1 and column stride m); every element of `lhs` (m x k) and `rhs` (k x n) addressed through its
-    // strides lies inside its slice (checked by `in_bounds` above); the three slices are
-    // distinct borrows (one mutable, two shared), so they do not alias.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            if column_major { m as isize } else { 1 },
-            if column_major { 1 } else { n as isize },
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    // The right operand in zero-padded panels of PANEL columns, each k x PANEL
+    // row-major, packed in parallel (one panel a task).
+    let panels = n.div_ceil(PANEL);
+    let mut b = vec![0.0f32; panels * k * PANEL];
+    let pack = |(q, panel): (usize, &mut [f32])| pack_panel(rhs, q * PANEL, panel);
+    let chunks = b.chunks_mut(k * PANEL).enumerate();
+    if threads > 1 && panels > 1 {
+        chunks.collect::<Vec<_>>().into_par_iter().for_each(pack);
+    } else {
+        chunks.for_each(pack);
     }
+    let work = |(block, rows): (usize, &mut [f32])| {
+        let first = block * TASK_ROWS;
+        let count = rows.len() / n;
+        for q in 0..panels {
+            let cols = PANEL.min(n - q * PANEL);
+            let panel = &b[q * k * PANEL..(q + 1) * k * PANEL];
+            // Blocks of the inner dimension keep the panel's rows in cache; a chain
+            // continues exactly across blocks (its value is stored and reloaded as is).
+            for p0 in (0..k).step_by(K_BLOCK) {
+                let kb = K_BLOCK.min(k - p0);
+                let mut r = 0;
+                while r < count {
+                    let tile = TILE_ROWS.min(count - r);
+                    let tile_panel = Panel {
+                        data: &panel[p0 * PANEL..(p0 + kb) * PANEL],
+                        a: &a[(first + r) * k + p0..],
+                        lda: k,
+                        k: kb,
+                    };
+                    let out = &mut rows[r * n..(r + tile) * n];
+                    run_tile(isa, tile, tile_panel, out, n, q * PANEL, cols);
+                    r += tile;
+                }
+            }
+        }
+    };
+    let tasks = dst.chunks_mut(TASK_ROWS * n).enumerate();
+    if threads > 1 && m > TASK_ROWS {
+        tasks.collect::<Vec<_>>().into_par_iter().for_each(work);
+    } else {
+        tasks.for_each(work);
+    }
+}
+
+/// Copies columns `first..first + PANEL` of `view` (zeros past its last column) into
+/// `panel`, `k x PANEL` row-major.
+fn pack_panel(view: MatRef<'_>, first: usize, panel: &mut [f32]) {
+    let cols = PANEL.min(view.cols - first);
+    if view.col_stride == 1 {
+        for (p, row) in panel.chunks_mut(PANEL).enumerate() {
+            let start = p * view.row_stride + first;
+            row[..cols].copy_from_slice(&view.data[start..start + cols]);
+        }
+    } else {
+        // Column by column: contiguous reads when the view is a transpose.
+        for c in 0..cols {
+            for p in 0..view.rows {
+                panel[p * PANEL + c] = view.at(p, first + c);
+            }
+        }
+    }
+}
+
+/// A copy of `view` in row-major order (rows in parallel blocks when `threads > 1`).
+fn pack_row_major(view: MatRef<'_>, threads: usize) -> Vec<f32> {
+    let (rows, cols) = (view.rows, view.cols);
+    let mut out = vec![0.0f32; rows * cols];
+    // Blocks of 16 rows read the source 16 rows at a time along each column, which is
+    // contiguous when the view is a transpose.
+    let fill = |(block, chunk): (usize, &mut [f32])| {
+        let first = block * 16;
+        let count = chunk.len() / cols;
+        for j in 0..cols {
+            for r in 0..count {
+                chunk[r * cols + j] = view.at(first + r, j);
+            }
+        }
+    };
+    let blocks = out.chunks_mut(16 * cols).enumerate();
+    if threads > 1 && rows > 16 {
+        blocks.collect::<Vec<_>>().into_par_iter().for_each(fill);
+    } else {
+        blocks.for_each(fill);
+    }
+    out
+}
+
+/// One register tile's operands over a block of the inner dimension: row `r` of the left
+/// operand at `a[r * lda..]`, row `p` of the right one's [`PANEL`] columns at
+/// `data[p * PANEL..]`, for `p < k`.
+#[derive(Clone, Copy)]
+struct Panel<'a> {
+    data: &'a [f32],
+    a: &'a [f32],
+    lda: usize,
+    k: usize,
+}
+
+/// One register tile: `tile` rows of `out` (row stride `n`), columns `col..col + cols`.
+#[allow(clippy::too_many_arguments)]
+fn run_tile(
+    isa: Isa,
+    tile: usize,
+    panel: Panel<'_>,
+    out: &mut [f32],
+    n: usize,
+    col: usize,
+    cols: usize,
+) {
+    let mut acc = [[0.0f32; PANEL]; TILE_ROWS];
+    for (r, acc) in acc.iter_mut().enumerate().take(tile) {
+        acc[..cols].copy_from_slice(&out[r * n + col..r * n + col + cols]);
+    }
+    match (isa, tile) {
+        (_, 0) => return,
+        (Isa::Avx512, 4) => chains_avx512::<4>(panel, &mut acc),
+        (Isa::Avx512, 3) => chains_avx512::<3>(panel, &mut acc),
+        (Isa::Avx512, 2) => chains_avx512::<2>(panel, &mut acc),
+        (Isa::Avx512, _) => chains_avx512::<1>(panel, &mut acc),
+        (Isa::Avx2, 4) => chains_avx2::<4>(panel, &mut acc),
+        (Isa::Avx2, 3) => chains_avx2::<3>(panel, &mut acc),
+        (Isa::Avx2, 2) => chains_avx2::<2>(panel, &mut acc),
+        (Isa::Avx2, _) => chains_avx2::<1>(panel, &mut acc),
+        (Isa::Baseline, 4) => chains::<4>(panel, &mut acc),
+        (Isa::Baseline, 3) => chains::<3>(panel, &mut acc),
+        (Isa::Baseline, 2) => chains::<2>(panel, &mut acc),
+        (Isa::Baseline, _) => chains::<1>(panel, &mut acc),
+    }
+    for (r, acc) in acc.iter().enumerate().take(tile) {
+        out[r * n + col..r * n + col + cols].copy_from_slice(&acc[..cols]);
+    }
+}
+
+/// The chains of `R` rows x [`PANEL`] columns: `acc[r][c] = fma(a[r][p], panel[p][c],
+/// acc[r][c])` for `p` ascending. Written once; the wrappers below only let the compiler use
+/// wider vectors for the independent lanes (fused multiply-adds are exact-then-rounded on
+/// every instruction set, so the bits do not change).
+#[inline(always)]
+fn chains<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE_ROWS]) {
+    let k = panel.k;
+    let mut regs = [[0.0f32; PANEL]; R];
+    for (reg, acc) in regs.iter_mut().zip(acc.iter()) {
+        *reg = *acc;
+    }
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &panel.a[r * panel.lda..r * panel.lda + k]);
+    for (p, b) in panel.data.chunks_exact(PANEL).take(k).enumerate() {
+        let b: &[f32; PANEL] = b.try_into().expect("a panel row has PANEL columns");
+        for r in 0..R {
+            let x = rows[r][p];
+            for c in 0..PANEL {
+                regs[r][c] = x.mul_add(b[c], regs[r][c]);
+            }
+        }
+    }
+    for (reg, acc) in regs.iter().zip(acc.iter_mut()) {
+        *acc = *reg;
+    }
+}
+
+/// [`chains`] in AVX-512: two 16-lane vectors a row, one `vfmadd` per lane and step.
+#[allow(unsafe_code)]
+fn chains_avx512<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE_ROWS]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        #[target_feature(enable = "avx512f,fma")]
+        fn inner<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE_ROWS]) {
+            let k = panel.k;
+            assert!(panel.data.len() >= k * PANEL && R <= TILE_ROWS);
+            assert!(R == 0 || panel.a.len() >= (R - 1) * panel.lda + k);
+            // SAFETY: every load and store below stays inside `acc` (R <= TILE_ROWS rows
+            // of PANEL floats), `panel.data` (k rows of PANEL floats) and `panel.a` (R rows
+            // of k floats at stride lda), as asserted above; unaligned loads and stores.
+            unsafe {
+                let mut regs: [[__m512; 2]; R] = std::array::from_fn(|r| {
+                    let row = acc[r].as_ptr();
+                    [_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(16))]
+                });
+                let b = panel.data.as_ptr();
+                let a = panel.a.as_ptr();
+                for p in 0..k {
+                    let b0 = _mm512_loadu_ps(b.add(p * PANEL));
+                    let b1 = _mm512_loadu_ps(b.add(p * PANEL + 16));
+                    for (r, reg) in regs.iter_mut().enumerate() {
+                        let x = _mm512_set1_ps(*a.add(r * panel.lda + p));
+                        reg[0] = _mm512_fmadd_ps(x, b0, reg[0]);
+                        reg[1] = _mm512_fmadd_ps(x, b1, reg[1]);
+                    }
+                }
+                for (r, reg) in regs.iter().enumerate() {
+                    let row = acc[r].as_mut_ptr();
+                    _mm512_storeu_ps(row, reg[0]);
+                    _mm512_storeu_ps(row.add(16), reg[1]);
+                }
+            }
+        }
+        // SAFETY: only called with Isa::Avx512, which `Isa::detect` returns (and the tests
+        // use) only when the CPU has AVX-512F and FMA.
+        unsafe { inner::<R>(panel, acc) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    chains::<R>(panel, acc);
+}
+
+/// [`chains`] in AVX2: four 8-lane vectors a row.
+#[allow(unsafe_code)]
+fn chains_avx2<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE_ROWS]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        #[target_feature(enable = "avx2,fma")]
+        fn inner<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE_ROWS]) {
+            let k = panel.k;
+            assert!(panel.data.len() >= k * PANEL && R <= TILE_ROWS);
+            assert!(R == 0 || panel.a.len() >= (R - 1) * panel.lda + k);
+            // SAFETY: as in `chains_avx512`, with 8-lane vectors.
+            unsafe {
+                let mut regs: [[__m256; 4]; R] = std::array::from_fn(|r| {
+                    let row = acc[r].as_ptr();
+                    std::array::from_fn(|v| _mm256_loadu_ps(row.add(8 * v)))
+                });
+                let b = panel.data.as_ptr();
+                let a = panel.a.as_ptr();
+                for p in 0..k {
+                    let bv: [__m256; 4] =
+                        std::array::from_fn(|v| _mm256_loadu_ps(b.add(p * PANEL + 8 * v)));
+                    for (r, reg) in regs.iter_mut().enumerate() {
+                        let x = _mm256_set1_ps(*a.add(r * panel.lda + p));
+                        for v in 0..4 {
+                            reg[v] = _mm256_fmadd_ps(x, bv[v], reg[v]);
+                        }
+                    }
+                }
+                for (r, reg) in regs.iter().enumerate() {
+                    let row = acc[r].as_mut_ptr();
+                    for (v, value) in reg.iter().enumerate() {
+                        _mm256_storeu_ps(row.add(8 * v), *value);
+                    }
+                }
+            }
+        }
+        // SAFETY: only called with Isa::Avx2, which `Isa::detect` returns only when the
+        // CPU has AVX2 and FMA (or for tests on a CPU with AVX-512, which has both).
+        unsafe { inner::<R>(panel, acc) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    chains::<R>(panel, acc);
 }
 
 #[cfg(test)]
@@ -146,6 +437,27 @@ mod tests {
             }
         }
         c
+    }
+
+    /// The defining order, one scalar chain per element.
+    fn chain_order(a: &[f32], b: &[f32], init: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = init.to_vec();
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = c[i * n + j];
+                for p in 0..k {
+                    acc = a[i * k + p].mul_add(b[p * n + j], acc);
+                }
+                c[i * n + j] = acc;
+            }
+        }
+        c
+    }
+
+    fn values(len: usize, seed: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as f32 + seed) * 0.7311).sin() * 3.0)
+            .collect()
     }
 
     #[test]
@@ -199,6 +511,48 @@ mod tests {
             c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-5),
             "{c:?} vs {want:?}"
         );
+    }
+
+    #[test]
+    fn every_instruction_set_and_thread_count_gives_the_defining_chains_bit_for_bit() {
+        // Shapes with row and column tails (not multiples of 4, 16 or 32) and the networks'
+        // dense shapes.
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 13, 45),
+            (37, 300, 70),
+            (128, 4096, 256),
+            (64, 256, 10),
+        ] {
+            let a = values(m * k, 1.0);
+            let b = values(k * n, 2.0);
+            let init = values(m * n, 3.0);
+            let want = chain_order(&a, &b, &init, m, k, n);
+            // The same operands as transposed views of transposed copies.
+            let at: Vec<f32> = (0..k * m).map(|idx| a[(idx % m) * k + idx / m]).collect();
+            let bt: Vec<f32> = (0..n * k).map(|idx| b[(idx % k) * n + idx / k]).collect();
+            for isa in Isa::available() {
+                for threads in [1, 2, 3] {
+                    for transposed in [false, true] {
+                        let (lhs, rhs) = if transposed {
+                            (
+                                MatRef::row_major(&at, k, m).t(),
+                                MatRef::row_major(&bt, n, k).t(),
+                            )
+                        } else {
+                            (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n))
+                        };
+                        let mut c = init.clone();
+                        product(&mut c, lhs, rhs, true, threads, isa);
+                        let same = c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(
+                            same,
+                            "{isa:?}, {threads} threads, transposed {transposed}, {m}x{k}x{n}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
