@@ -162,6 +162,7 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             threads: rayon::current_num_threads(),
             compute: dupstudy_cnn::device::describe(&env.device),
+            machine: Some(manifest::Machine::this()),
         },
         crates: manifest::crate_versions(root),
         configuration: serde_json::to_value(&plans)?,

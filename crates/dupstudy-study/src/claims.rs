@@ -19,6 +19,11 @@ pub enum Rule {
     Within(f64),
     /// The claim says there is no gain beyond `margin` (`x <= margin`).
     NoGainBeyond(f64),
+    /// The claim says the quantity has the size `value` (the paper's number, from one run):
+    /// holds when the interval contains it, does not hold when it lies outside. A wide
+    /// interval can contain both it and zero; the directional and equivalence readings of
+    /// the same interval say which.
+    Includes(f64),
 }
 
 impl Rule {
@@ -38,6 +43,8 @@ impl Rule {
             Rule::NoGainBeyond(m) if high < m => Verdict::Holds,
             Rule::NoGainBeyond(m) if low > m => Verdict::DoesNotHold,
             Rule::Within(_) | Rule::NoGainBeyond(_) => Verdict::Inconclusive,
+            Rule::Includes(v) if low <= v && v <= high => Verdict::Holds,
+            Rule::Includes(_) => Verdict::DoesNotHold,
         }
     }
 
@@ -61,6 +68,7 @@ impl Rule {
             Rule::Negative => "interval below 0".into(),
             Rule::Within(m) => format!("interval inside ±{} {unit}", fmt_number(scale * m)),
             Rule::NoGainBeyond(m) => format!("interval below +{} {unit}", fmt_number(scale * m)),
+            Rule::Includes(v) => format!("interval contains {} {unit}", fmt_number(scale * v)),
         }
     }
 }
@@ -156,6 +164,8 @@ pub enum Unit {
     PointsPer10DRatio,
     /// The raw share (bias and variance terms).
     Share,
+    /// Percent (an accuracy level, not a difference).
+    Percent,
 }
 
 impl Unit {
@@ -166,6 +176,7 @@ impl Unit {
             Unit::PointsPer10DRate => (1000.0, "pts per 10 D-rate"),
             Unit::PointsPer10DRatio => (10.0, "pts per 10 % of D-ratio"),
             Unit::Share => (1.0, ""),
+            Unit::Percent => (100.0, "%"),
         }
     }
 }
@@ -309,6 +320,20 @@ mod tests {
         assert_eq!(no_gain.judge(0.02, 0.04), Verdict::DoesNotHold);
         // The quick report's S-plateau interval: consistent with no gain, but not support.
         assert_eq!(no_gain.judge(-0.0009, 0.0472), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn includes_holds_exactly_when_the_value_is_inside() {
+        let paper = Rule::Includes(-0.1377);
+        assert_eq!(paper.judge(-0.20, -0.10), Verdict::Holds);
+        assert_eq!(
+            paper.judge(-0.1377, 0.05),
+            Verdict::Holds,
+            "endpoints count"
+        );
+        assert_eq!(paper.judge(-0.05, 0.04), Verdict::DoesNotHold);
+        assert_eq!(paper.judge(-0.30, -0.20), Verdict::DoesNotHold);
+        assert_eq!(paper.describe(100.0, "pts"), "interval contains -13.77 pts");
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn run_cells<S: Study>(
             seconds: computed.seconds,
             device: computed.device,
             revision: Some(env.revision.clone()),
+            machine: Some(crate::manifest::Machine::this()),
         };
         store.save(id, &record)?;
         if checkpoint.exists() {

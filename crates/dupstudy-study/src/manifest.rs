@@ -46,6 +46,116 @@ pub struct Device {
     pub threads: usize,
     /// The compute device of the CNN studies.
     pub compute: String,
+    /// The CPU's family, model, caches and the CNN kernel path (absent in manifests from
+    /// before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<Machine>,
+}
+
+/// The CPU a result was computed on, as `lscpu` names it, and the CNN kernel path it
+/// selects. Results are meant to be identical on every CPU (see the CNN crate's golden
+/// test); this says which one made them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    /// `model name` of `/proc/cpuinfo`.
+    pub cpu: String,
+    /// `vendor_id` of `/proc/cpuinfo`.
+    pub vendor: String,
+    /// `cpu family` (AMD: 25 Zen 3/Zen 4, 26 Zen 5).
+    pub family: Option<u32>,
+    /// `model`.
+    pub model: Option<u32>,
+    /// The microarchitecture where the family and extensions tell it (AMD only).
+    pub microarchitecture: Option<String>,
+    /// Cache sizes of CPU 0, e.g. `L1d 32K`, `L2 1024K`.
+    pub caches: Vec<String>,
+    /// The CNN convolution kernels this CPU runs under the default (`fast`) setting.
+    pub cnn_kernels: String,
+}
+
+impl Machine {
+    /// This machine.
+    pub fn this() -> Self {
+        let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let field = |name: &str| {
+            info.lines()
+                .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let family = field("cpu family").and_then(|v| v.parse().ok());
+        let vendor = field("vendor_id").unwrap_or_else(|| "unknown".into());
+        let avx512 = vector_extensions().iter().any(|e| e == "avx512f");
+        Self {
+            cpu: field("model name").unwrap_or_else(|| "unknown".into()),
+            microarchitecture: microarchitecture(&vendor, family, avx512),
+            vendor,
+            family,
+            model: field("model").and_then(|v| v.parse().ok()),
+            caches: caches(),
+            cnn_kernels: if dupstudy_cnn::Kernels::Fast.direct_convolutions() {
+                "direct AVX-512".into()
+            } else {
+                "portable (im2col + fixed-order product)".into()
+            },
+        }
+    }
+
+    /// One line for reports: `AMD EPYC (Zen 4, family 25 model 17; L2 1024K)`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(arch) = &self.microarchitecture {
+            parts.push(arch.clone());
+        }
+        if let (Some(f), Some(m)) = (self.family, self.model) {
+            parts.push(format!("family {f} model {m}"));
+        }
+        let l2 = self.caches.iter().find(|c| c.starts_with("L2"));
+        match (parts.is_empty(), l2) {
+            (true, None) => self.cpu.clone(),
+            (_, l2) => format!(
+                "{} ({}{})",
+                self.cpu,
+                parts.join(", "),
+                l2.map_or(String::new(), |c| format!("; {c}"))
+            ),
+        }
+    }
+}
+
+/// AMD's family numbers: 25 is Zen 3 or Zen 4 (only Zen 4 has AVX-512), 26 Zen 5.
+fn microarchitecture(vendor: &str, family: Option<u32>, avx512: bool) -> Option<String> {
+    match (vendor, family) {
+        ("AuthenticAMD", Some(23)) => Some("Zen/Zen 2".into()),
+        ("AuthenticAMD", Some(25)) => Some(if avx512 { "Zen 4" } else { "Zen 3" }.into()),
+        ("AuthenticAMD", Some(26)) => Some("Zen 5".into()),
+        _ => None,
+    }
+}
+
+/// `L1d 32K`, `L1i 32K`, `L2 1024K`, `L3 32768K` from sysfs (empty where it is absent).
+fn caches() -> Vec<String> {
+    let base = Path::new("/sys/devices/system/cpu/cpu0/cache");
+    let mut out = Vec::new();
+    for index in 0..8 {
+        let dir = base.join(format!("index{index}"));
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .ok()
+                .map(|s| s.trim().to_string())
+        };
+        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
+        else {
+            continue;
+        };
+        let suffix = match kind.as_str() {
+            "Data" => "d",
+            "Instruction" => "i",
+            _ => "",
+        };
+        out.push(format!("L{level}{suffix} {size}"));
+    }
+    out
 }
 
 /// The workspace's git revision, or `unknown` outside a checkout; `-dirty` when a tracked file
@@ -140,7 +250,6 @@ pub fn crate_versions(root: &Path) -> Vec<(String, String)> {
                     "rand",
                     "rand_chacha",
                     "rand_distr",
-                    "gemm",
                 ]
                 .contains(&n.as_str())
             {
@@ -149,4 +258,38 @@ pub fn crate_versions(root: &Path) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amd_families_name_their_microarchitecture() {
+        let amd = "AuthenticAMD";
+        assert_eq!(
+            microarchitecture(amd, Some(25), true).as_deref(),
+            Some("Zen 4")
+        );
+        assert_eq!(
+            microarchitecture(amd, Some(25), false).as_deref(),
+            Some("Zen 3")
+        );
+        assert_eq!(
+            microarchitecture(amd, Some(26), true).as_deref(),
+            Some("Zen 5")
+        );
+        assert_eq!(microarchitecture("GenuineIntel", Some(6), true), None);
+    }
+
+    #[test]
+    fn this_machine_is_described() {
+        let m = Machine::this();
+        assert!(!m.cpu.is_empty() && !m.cnn_kernels.is_empty());
+        let line = m.describe();
+        assert!(line.starts_with(&m.cpu), "{line}");
+        if let Some(arch) = &m.microarchitecture {
+            assert!(line.contains(arch.as_str()), "{line}");
+        }
+    }
 }

@@ -100,6 +100,9 @@ pub struct CellRecord<C, R> {
     /// The code revision that computed it (absent in records from before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// The CPU that computed it (absent in records from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::manifest::Machine>,
 }
 
 /// One folder of finished cells, each `<id>.json`.
@@ -308,6 +311,7 @@ mod tests {
             seconds: 1.5,
             device: None,
             revision: Some("abc".into()),
+            machine: None,
         };
         store.save("c", &record).unwrap();
         let text = fs::read_to_string(store.path("c")).unwrap();

@@ -74,6 +74,7 @@ fn records(
                 seconds: 1.0,
                 device: None,
                 revision: None,
+                machine: None,
             }
         })
         .collect()
@@ -341,6 +342,103 @@ fn a30_is_directional() {
         ),
         Verdict::DoesNotHold
     );
+}
+
+/// Records of a plan with both adversarial arms where D-rate `d` changes clean accuracy by
+/// `delta(seed)` (the paper-attack arm by the same amount) and D-rate 0 sits at `level`.
+fn both_arms(
+    d: f64,
+    level: f64,
+    delta: fn(u64) -> f64,
+) -> (Plan, Vec<CellRecord<CellSpec, CellResult>>) {
+    let plan = Plan::from_series(
+        setting(Network::Adversarial),
+        &[
+            (Variant::Uniform, vec![0.0, 30.0, 60.0], 3),
+            (Variant::PaperAttack, vec![0.0, 30.0, 60.0], 3),
+        ],
+        1_000,
+    )
+    .unwrap();
+    let recs = records(&plan, move |c| {
+        let clean = level + 0.01 * c.seed as f64;
+        let moved = if c.d_rate == d {
+            clean + delta(c.seed)
+        } else {
+            clean
+        };
+        (moved, 0.3)
+    });
+    (plan, recs)
+}
+
+#[test]
+fn size_readings_hold_when_the_papers_change_is_inside_the_interval() {
+    let judge = |id: &str, d: f64, delta: fn(u64) -> f64| {
+        let (plan, recs) = both_arms(d, 0.41, delta);
+        let summary = CifarStudy::new(Network::Adversarial)
+            .summarize(&plan, &recs)
+            .unwrap();
+        let row = summary.claims.iter().find(|c| c.id == id).unwrap().clone();
+        (row.verdict, row.ours_paper_way.unwrap().1)
+    };
+    // A drop around the paper's 13.77 points: reproduced in both arms.
+    assert_eq!(
+        judge("A-30-size", 30.0, |s| -0.14 + wobble(s)),
+        (Verdict::Holds, Verdict::Holds)
+    );
+    // No drop: not reproduced.
+    assert_eq!(
+        judge("A-30-size", 30.0, |s| wobble(s) / 4.0),
+        (Verdict::DoesNotHold, Verdict::DoesNotHold)
+    );
+    assert_eq!(
+        judge("A-60-size", 60.0, |s| -0.20 + wobble(s)).0,
+        Verdict::Holds
+    );
+    assert_eq!(
+        judge("A-60-size", 60.0, |s| -0.05 + wobble(s) / 4.0).0,
+        Verdict::DoesNotHold
+    );
+}
+
+#[test]
+fn no_effect_readings_reach_every_outcome() {
+    let judge = |delta: fn(u64) -> f64| {
+        let (plan, recs) = both_arms(60.0, 0.41, delta);
+        verdict(Network::Adversarial, &plan, &recs, "A-60-none")
+    };
+    assert_eq!(judge(|s| 0.002 * wobble(s) * 100.0), Verdict::Holds);
+    assert_eq!(judge(|s| -0.10 + wobble(s)), Verdict::DoesNotHold);
+    assert_eq!(
+        judge(|s| [0.0, 0.03, -0.03][s as usize]),
+        Verdict::Inconclusive
+    );
+}
+
+#[test]
+fn the_level_reading_compares_with_the_papers_accuracy() {
+    let judge = |level: f64| {
+        let (plan, recs) = both_arms(30.0, level, |_| 0.0);
+        verdict(Network::Adversarial, &plan, &recs, "A-level")
+    };
+    // Seeds at level, +1 and +2 points: the interval is about level + 1 ± 2.5 points.
+    assert_eq!(judge(0.40), Verdict::Holds);
+    assert_eq!(judge(0.47), Verdict::DoesNotHold);
+}
+
+#[test]
+fn plans_run_seed_by_seed_with_each_seeds_baselines_first() {
+    let (plan, _) = both_arms(30.0, 0.4, |_| 0.0);
+    let order: Vec<(u64, bool)> = plan
+        .cells
+        .iter()
+        .map(|c| (c.seed, c.d_rate > 0.0))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "seed-major, baselines first within a seed");
+    assert_eq!(plan.cells.len(), 18);
 }
 
 #[test]

@@ -79,6 +79,7 @@ fn records(
                 seconds: 0.001,
                 device: None,
                 revision: None,
+                machine: None,
             }
         })
         .collect()

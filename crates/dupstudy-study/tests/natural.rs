@@ -364,6 +364,7 @@ fn records(
                 seconds: 1.0,
                 device: None,
                 revision: None,
+                machine: None,
             }
         })
         .collect();

@@ -283,7 +283,11 @@ impl Plan {
         let o = &request.overrides;
         let (seeds, test_per_class, d_rates) = match request.profile {
             Profile::Smoke => (5, 1_000, vec![0.0, 30.0, 60.0, 90.0]),
-            Profile::Quick | Profile::Paper | Profile::Full | Profile::PaperStandard => {
+            Profile::Quick
+            | Profile::Paper
+            | Profile::Full
+            | Profile::PaperStandard
+            | Profile::PaperAdversarial => {
                 (100, 10_000, (0..10).map(|k| 10.0 * f64::from(k)).collect())
             }
         };

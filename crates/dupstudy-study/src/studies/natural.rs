@@ -383,7 +383,9 @@ fn defaults(profile: Profile) -> (usize, usize, u64, usize, u64) {
     match profile {
         Profile::Smoke => (3_000, 1_000, 1, 64, 2),
         Profile::Quick => (50_000, 10_000, 8, 128, 8),
-        Profile::Paper | Profile::PaperStandard => (50_000, 10_000, 30, 128, 5),
+        Profile::Paper | Profile::PaperStandard | Profile::PaperAdversarial => {
+            (50_000, 10_000, 30, 128, 5)
+        }
         Profile::Full => (50_000, 10_000, 30, 128, 8),
     }
 }
