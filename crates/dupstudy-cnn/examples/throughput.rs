@@ -250,7 +250,9 @@ fn fma_chains_avx512(rounds: u64, seed: f32) -> f32 {
     use std::arch::x86_64::*;
     let m = _mm512_set1_ps(0.999_999);
     let c = _mm512_set1_ps(1e-7);
-    let mut acc = [_mm512_set1_ps(seed); 12];
+    // Distinct starting values, so the compiler cannot merge the chains into one (it may
+    // when they are equal, and the peak would then count work never done).
+    let mut acc: [__m512; 12] = std::array::from_fn(|i| _mm512_set1_ps(seed + i as f32 * 1e-3));
     for _ in 0..rounds {
         for a in &mut acc {
             *a = _mm512_fmadd_ps(*a, m, c);
@@ -269,7 +271,7 @@ fn fma_chains_avx2(rounds: u64, seed: f32) -> f32 {
     use std::arch::x86_64::*;
     let m = _mm256_set1_ps(0.999_999);
     let c = _mm256_set1_ps(1e-7);
-    let mut acc = [_mm256_set1_ps(seed); 12];
+    let mut acc: [__m256; 12] = std::array::from_fn(|i| _mm256_set1_ps(seed + i as f32 * 1e-3));
     for _ in 0..rounds {
         for a in &mut acc {
             *a = _mm256_fmadd_ps(*a, m, c);
