@@ -19,8 +19,9 @@ pub enum Profile {
     /// The paper's protocol with more seeds and every control.
     Full,
     /// The standard-training claims decided at the paper's protocol on a CPU: all 50,000
-    /// images, 30 epochs, uniform D-rates 0, 30, 60, 90 and the equal-steps control at 90
-    /// with 3 seeds, the notebook's whole copies at 30 once (the CIFAR standard study only).
+    /// images, 30 epochs, uniform D-rates 0, 30, 60, 90, the equal-steps control at 90 and
+    /// class-weighted duplicates at 60 with 7 seeds, the notebook's whole copies at 30 once
+    /// (the CIFAR standard study only).
     PaperStandard,
     /// The adversarial claims decided at the paper's protocol on a CPU: all 50,000 images,
     /// 30 epochs, PGD-10 training, uniform D-rates 0, 30, 60 with Madry's attack and with the

@@ -442,6 +442,75 @@ fn plans_run_seed_by_seed_with_each_seeds_baselines_first() {
 }
 
 #[test]
+fn s_nonuniform_compares_weighted_with_uniform_at_the_same_d_rate() {
+    let weighted = Variant::ClassWeighted {
+        favoured_share: 0.7,
+    };
+    let plan = Plan::from_series(
+        setting(Network::Standard),
+        &[
+            (Variant::Uniform, vec![0.0, 30.0, 60.0, 90.0], 3),
+            (weighted, vec![60.0], 3),
+        ],
+        1_000,
+    )
+    .unwrap();
+    let with = |delta: fn(u64) -> f64| {
+        records(&plan, move |c| {
+            let base = 0.60 + 0.02 * c.seed as f64;
+            let acc = if matches!(c.variant, Variant::ClassWeighted { .. }) {
+                base + delta(c.seed)
+            } else {
+                base
+            };
+            (acc, 0.0)
+        })
+    };
+    let judge = |delta: fn(u64) -> f64| {
+        let summary = CifarStudy::new(Network::Standard)
+            .summarize(&plan, &with(delta))
+            .unwrap();
+        summary
+            .claims
+            .iter()
+            .find(|c| c.id.starts_with("S-nonuniform"))
+            .unwrap()
+            .clone()
+    };
+    let lower = judge(|s| -0.03 + wobble(s) / 2.0);
+    assert_eq!(lower.verdict, Verdict::Holds);
+    assert!(lower.ours.starts_with("D-rate 60: "), "{}", lower.ours);
+    assert_eq!(
+        judge(|s| 0.03 + wobble(s) / 2.0).verdict,
+        Verdict::DoesNotHold
+    );
+    assert_eq!(
+        judge(|s| [0.0, 0.03, -0.03][s as usize]).verdict,
+        Verdict::NotDistinguishable
+    );
+    // A weighted arm at a D-rate the uniform arm never ran: not tested.
+    let apart = Plan::from_series(
+        setting(Network::Standard),
+        &[
+            (Variant::Uniform, vec![0.0, 30.0], 3),
+            (weighted, vec![50.0], 3),
+        ],
+        1_000,
+    )
+    .unwrap();
+    let recs = records(&apart, |_| (0.6, 0.0));
+    let summary = CifarStudy::new(Network::Standard)
+        .summarize(&apart, &recs)
+        .unwrap();
+    let row = summary
+        .claims
+        .iter()
+        .find(|c| c.id.starts_with("S-nonuniform"))
+        .unwrap();
+    assert!(matches!(row.verdict, Verdict::NotTested(_)), "{row:?}");
+}
+
+#[test]
 fn summary_table_matches_hand_computed_numbers() {
     let plan = standard_plan(3, &[0.0, 30.0]);
     // Seeds 0, 1, 2 at D-rate 0: 0.70, 0.72, 0.74; at D-rate 30: +0.01, +0.03, +0.05.
