@@ -26,4 +26,4 @@ pub use bias_variance::{BiasVariance, BiasVarianceSummary};
 pub use confusion::ConfusionMatrix;
 pub use error::{MetricsError, Result};
 pub use summary::{Summary, student_t_cdf, student_t_quantile};
-pub use trend::LinearFit;
+pub use trend::{LinearFit, slope, slopes_over_units};

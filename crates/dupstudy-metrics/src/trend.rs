@@ -92,6 +92,60 @@ impl LinearFit {
     }
 }
 
+/// The least-squares slope of `y` on `x` (at least 2 points with spread in `x`).
+///
+/// # Errors
+/// As [`LinearFit::fit`], with 2 points enough.
+pub fn slope(x: &[f64], y: &[f64]) -> Result<f64> {
+    if x.len() != y.len() {
+        return Err(MetricsError::LengthMismatch {
+            what: "trend x and y",
+            left: x.len(),
+            right: y.len(),
+        });
+    }
+    if x.len() < 2 {
+        return Err(MetricsError::TooFewValues {
+            what: "trend points",
+            needed: 2,
+            got: x.len(),
+        });
+    }
+    for (what, values) in [("trend x", x), ("trend y", y)] {
+        if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(MetricsError::NonFinite { what, index, value });
+        }
+    }
+    let n = x.len() as f64;
+    let mean_x = x.iter().sum::<f64>() / n;
+    let mean_y = y.iter().sum::<f64>() / n;
+    let sxx: f64 = x.iter().map(|v| (v - mean_x).powi(2)).sum();
+    if sxx <= 0.0 {
+        return Err(MetricsError::NoSpread("trend x"));
+    }
+    let sxy: f64 = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a - mean_x) * (b - mean_y))
+        .sum();
+    Ok(sxy / sxx)
+}
+
+/// A trend over independent units (seeds, models): one least-squares slope per unit, then
+/// the mean and Student-t interval of those slopes over the units. Points of one unit are not
+/// independent of each other, so a line through every unit's points at once (with `n - 2`
+/// degrees of freedom) overstates the evidence; this counts each unit once.
+///
+/// # Errors
+/// [`MetricsError::Empty`] without units; a unit's [`slope`] error.
+pub fn slopes_over_units(units: &[(Vec<f64>, Vec<f64>)]) -> Result<crate::Summary> {
+    let slopes = units
+        .iter()
+        .map(|(x, y)| slope(x, y))
+        .collect::<Result<Vec<_>>>()?;
+    crate::Summary::of(&slopes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +184,28 @@ mod tests {
             })
         );
         assert!(LinearFit::fit(&[1.0, 2.0, 3.0], &[0.0, 1.0]).is_err());
+    }
+
+    #[test]
+    fn slopes_over_units_count_units_not_points() {
+        // Three seeds whose own slopes differ (0.6, 0.6, 0.2 per unit of x), each with nine
+        // points on its own line: the pooled line through 27 points finds a positive slope,
+        // but over the three seeds the mean slope is not distinguishable from 0.
+        let x: Vec<f64> = (1..=9).map(f64::from).collect();
+        let units: Vec<(Vec<f64>, Vec<f64>)> = [0.6, 0.6, 0.2]
+            .iter()
+            .map(|&b| (x.clone(), x.iter().map(|v| b * v).collect()))
+            .collect();
+        let (px, py): (Vec<f64>, Vec<f64>) = units
+            .iter()
+            .flat_map(|(x, y)| x.iter().copied().zip(y.iter().copied()))
+            .unzip();
+        let pooled = LinearFit::fit(&px, &py).unwrap();
+        assert!(pooled.slope_low() > 0.0, "points as units: {pooled:?}");
+        let per_seed = slopes_over_units(&units).unwrap();
+        assert!((per_seed.mean - 1.4 / 3.0).abs() < 1e-12);
+        assert!(per_seed.ci_low() < 0.0, "seeds as units: {per_seed:?}");
+        assert!(slope(&[1.0], &[2.0]).is_err());
+        assert!(slope(&[1.0, 1.0], &[2.0, 3.0]).is_err());
     }
 }

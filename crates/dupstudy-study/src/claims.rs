@@ -5,8 +5,13 @@
 //! claims ("raises accuracy") hold when the interval lies on the stated side of zero. Claims
 //! of *no* effect are judged as equivalence tests are: against a stated margin, holding only
 //! when the whole interval lies inside it, so a wide interval is "inconclusive", not support.
+//!
+//! Each study declares its *primary* claims (the paper's directional claims it tests); the
+//! report gives, beside each primary verdict, the verdict after Holm's correction over the
+//! study's primary claims ([`apply_holm`]), so that judging many rows does not make one
+//! lucky interval a finding.
 
-use dupstudy_metrics::{LinearFit, Summary};
+use dupstudy_metrics::{LinearFit, Summary, student_t_cdf};
 
 /// How a measured interval is judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +51,45 @@ impl Rule {
             Rule::Includes(v) if low <= v && v <= high => Verdict::Holds,
             Rule::Includes(_) => Verdict::DoesNotHold,
         }
+    }
+
+    /// The distance from `x` to the boundary the rule decides at (0 for a directional claim,
+    /// the margin otherwise); `None` for [`Rule::Includes`], which is a reading of size, not a
+    /// test a correction applies to.
+    fn distance(self, x: f64) -> Option<f64> {
+        match self {
+            Rule::Positive | Rule::Negative => Some(x.abs()),
+            Rule::Within(m) => Some((x.abs() - m).abs()),
+            Rule::NoGainBeyond(m) => Some((x - m).abs()),
+            Rule::Includes(_) => None,
+        }
+    }
+
+    /// The smallest `alpha` at which this rule is decisive (holds or does not hold) on the
+    /// two-sided `1 - alpha` Student-t interval of `summary`: the p-value that agrees with the
+    /// 95 % verdict (decisive exactly when it is below 0.05). `None` without an interval.
+    pub fn p_value(self, summary: &Summary) -> Option<f64> {
+        let std = summary.std?;
+        let d = self.distance(summary.mean)?;
+        let se = std / (summary.n as f64).sqrt();
+        if se == 0.0 {
+            return Some(if d > 0.0 { 0.0 } else { 1.0 });
+        }
+        let df = (summary.n - 1) as f64;
+        Some((2.0 * (1.0 - student_t_cdf(d / se, df))).clamp(0.0, 1.0))
+    }
+
+    /// As [`Rule::p_value`] for a directional rule judged on the percentile interval of
+    /// bootstrap `samples`: twice the smaller share of samples on either side of zero.
+    /// `None` for other rules or no samples.
+    pub fn p_value_of_samples(self, samples: &[f64]) -> Option<f64> {
+        if !matches!(self, Rule::Positive | Rule::Negative) || samples.is_empty() {
+            return None;
+        }
+        let n = samples.len() as f64;
+        let below = samples.iter().filter(|&&v| v <= 0.0).count() as f64 / n;
+        let above = samples.iter().filter(|&&v| v >= 0.0).count() as f64 / n;
+        Some((2.0 * below.min(above)).min(1.0))
     }
 
     /// The verdict on a summary over seeds (not tested without an interval).
@@ -196,6 +240,9 @@ pub struct ClaimSpec {
     pub rule: Rule,
     /// The unit the measure and the rule's margin are printed in.
     pub unit: Unit,
+    /// Whether the claim is one of its study's primary claims (the paper's directional
+    /// claims the study tests), corrected for their number in the report.
+    pub primary: bool,
     /// Why a margin has the size it has (claims with a margin must say).
     pub margin_reason: Option<&'static str>,
 }
@@ -219,6 +266,13 @@ pub struct ClaimCheck {
     pub ours_paper_way: Option<(String, Verdict)>,
     /// Why the rule's margin has its size (claims with a margin).
     pub margin_reason: Option<&'static str>,
+    /// Whether the claim is primary in its study (see [`ClaimSpec::primary`]).
+    pub primary: bool,
+    /// The p-value that agrees with `verdict` (see [`Rule::p_value`]), where one exists.
+    pub p_value: Option<f64>,
+    /// For a primary claim, the verdict after Holm's correction over the study's primary
+    /// claims ([`apply_holm`]); `None` for the others.
+    pub corrected: Option<Verdict>,
 }
 
 impl ClaimSpec {
@@ -244,6 +298,9 @@ impl ClaimSpec {
             verdict: ours.1,
             ours_paper_way: paper_way,
             margin_reason: self.margin_reason,
+            primary: self.primary,
+            p_value: None,
+            corrected: None,
         }
     }
 
@@ -259,6 +316,48 @@ impl ClaimSpec {
     /// (every study's tests reach every claim), never something a user can cause.
     pub fn by_id(table: &'static [ClaimSpec], id: &str) -> &'static ClaimSpec {
         Self::find(table, id).unwrap_or_else(|| panic!("claim {id} is not in the study's table"))
+    }
+}
+
+impl ClaimCheck {
+    /// The row with the p-value of its verdict (see [`Rule::p_value`]).
+    pub fn with_p_value(mut self, p: Option<f64>) -> Self {
+        self.p_value = p;
+        self
+    }
+}
+
+/// The family-wise error rate [`apply_holm`] controls.
+pub const FAMILY_ALPHA: f64 = 0.05;
+
+/// Holm's step-down correction over the primary claims of one study: sorted by p-value, the
+/// `i`-th (from 0) of `m` keeps its verdict while every p-value so far is at most
+/// `alpha / (m - i)`; from the first that is not, every later one is **not distinguishable**
+/// (primary claims are directional). Fills `corrected` of every primary row; a primary row
+/// without a p-value (not tested) keeps its verdict and does not count in `m`.
+pub fn apply_holm(checks: &mut [ClaimCheck]) {
+    let mut tested: Vec<(usize, f64)> = checks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.primary)
+        .filter_map(|(i, c)| c.p_value.map(|p| (i, p)))
+        .collect();
+    tested.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let m = tested.len();
+    let mut rejecting = true;
+    for (rank, &(i, p)) in tested.iter().enumerate() {
+        rejecting = rejecting && p <= FAMILY_ALPHA / (m - rank) as f64;
+        let raw = &checks[i].verdict;
+        checks[i].corrected = Some(match raw {
+            Verdict::Holds | Verdict::DoesNotHold if !rejecting => Verdict::NotDistinguishable,
+            other => other.clone(),
+        });
+    }
+    for c in checks
+        .iter_mut()
+        .filter(|c| c.primary && c.corrected.is_none())
+    {
+        c.corrected = Some(c.verdict.clone());
     }
 }
 
@@ -334,6 +433,87 @@ mod tests {
         assert_eq!(paper.judge(-0.05, 0.04), Verdict::DoesNotHold);
         assert_eq!(paper.judge(-0.30, -0.20), Verdict::DoesNotHold);
         assert_eq!(paper.describe(100.0, "pts"), "interval contains -13.77 pts");
+    }
+
+    #[test]
+    fn p_values_agree_with_the_95_percent_verdicts() {
+        for values in [
+            vec![0.01, 0.02, 0.03],
+            vec![-0.01, 0.02, 0.03],
+            vec![0.011, 0.012, 0.0125, 0.009],
+            vec![0.02, 0.021, 0.019],
+        ] {
+            let s = Summary::of(&values).unwrap();
+            for rule in [
+                Rule::Positive,
+                Rule::Negative,
+                Rule::Within(0.015),
+                Rule::NoGainBeyond(0.015),
+            ] {
+                let p = rule.p_value(&s).unwrap();
+                let decisive = matches!(
+                    rule.judge_summary(&s),
+                    Verdict::Holds | Verdict::DoesNotHold
+                );
+                assert_eq!(decisive, p < 0.05, "{rule:?} on {values:?}: p = {p}");
+            }
+        }
+        assert_eq!(
+            Rule::Includes(0.1).p_value(&Summary::of(&[0.1, 0.2]).unwrap()),
+            None
+        );
+        let samples = [0.1, 0.2, -0.1, 0.3];
+        assert_eq!(Rule::Positive.p_value_of_samples(&samples), Some(0.5));
+    }
+
+    fn primary_row(id: &str, p: f64) -> ClaimCheck {
+        let spec = ClaimSpec {
+            id: "X",
+            words: "w",
+            paper: PaperValue::Text("t"),
+            measure: "m",
+            rule: Rule::Positive,
+            unit: Unit::Points,
+            primary: true,
+            margin_reason: None,
+        };
+        let verdict = if p < 0.05 {
+            Verdict::Holds
+        } else {
+            Verdict::NotDistinguishable
+        };
+        let mut row = spec
+            .check(Some(id), ("o".into(), verdict), None)
+            .with_p_value(Some(p));
+        row.id = id.into();
+        row
+    }
+
+    #[test]
+    fn holm_turns_a_lucky_holds_into_not_distinguishable() {
+        // Three primaries: 0.001 <= 0.05/3 keeps its verdict; 0.03 > 0.05/2 stops the
+        // step-down, so its raw "holds" becomes not distinguishable, and so does the last.
+        let mut rows = vec![
+            primary_row("a", 0.03),
+            primary_row("b", 0.001),
+            primary_row("c", 0.04),
+        ];
+        let mut secondary = primary_row("d", 0.0001);
+        secondary.primary = false;
+        rows.push(secondary);
+        apply_holm(&mut rows);
+        assert_eq!(rows[0].verdict, Verdict::Holds);
+        assert_eq!(rows[0].corrected, Some(Verdict::NotDistinguishable));
+        assert_eq!(rows[1].corrected, Some(Verdict::Holds));
+        assert_eq!(rows[2].corrected, Some(Verdict::NotDistinguishable));
+        assert_eq!(
+            rows[3].corrected, None,
+            "secondary claims are not corrected"
+        );
+        // With small enough p-values every verdict stands.
+        let mut rows = vec![primary_row("a", 0.02), primary_row("b", 0.001)];
+        apply_holm(&mut rows);
+        assert_eq!(rows[0].corrected, Some(Verdict::Holds));
     }
 
     #[test]

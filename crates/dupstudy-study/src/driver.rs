@@ -159,7 +159,8 @@ pub fn summarize<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<Summ
         .iter()
         .map(|r| r.revision.clone().unwrap_or_else(|| "unrecorded".into()))
         .collect();
-    let summary = study.summarize(plan, &records)?;
+    let mut summary = study.summarize(plan, &records)?;
+    crate::claims::apply_holm(&mut summary.claims);
     write_atomic(
         &study_dir(out, study.name()).join("summary.csv"),
         summary.table.to_csv().as_bytes(),

@@ -226,6 +226,13 @@ fn the_study_runs_end_to_end_and_refuses_mixed_audits() {
         .map(|c| c.id.as_str())
         .collect();
     assert_eq!(ids, ["N-dups", "N-leak", "N-twins"]);
+    let twins = &summarized.summary.claims[2];
+    assert!(
+        twins.ours.contains("bootstrap over 2 seeds") && twins.ours.contains("twin groups"),
+        "cells keep per-image results, so N-twins resamples groups: {}",
+        twins.ours
+    );
+    assert!(twins.corrected.is_some(), "N-twins is primary: Holm applies");
     for c in &summarized.summary.claims {
         assert!(
             !matches!(c.verdict, Verdict::NotTested(_)),
@@ -360,6 +367,7 @@ fn records(
                     test_without_twins: without,
                     test_twins: twins,
                     partition: "p".into(),
+                    per_image: None,
                 },
                 seconds: 1.0,
                 device: None,

@@ -256,6 +256,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -269,6 +270,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -278,6 +280,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "test accuracy at the largest D-rate minus at D-rate 60, paired by seed",
         rule: Rule::NoGainBeyond(0.01),
         unit: Unit::Points,
+        primary: false,
         margin_reason: Some(
             "1 point: the paper calls its own step from D-rate 30 to 60 (74.12 → 75.11 %, +0.99 points) \"only small improvements\", so a gain below 1 point is what it counts as no substantial gain",
         ),
@@ -289,6 +292,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "uniform minus equal-steps test accuracy at the largest D-rate both ran, paired by seed",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: false,
         margin_reason: None,
     },
     ClaimSpec {
@@ -298,6 +302,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "fresh-data minus uniform test accuracy at the largest D-rate both ran, paired by seed",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: false,
         margin_reason: None,
     },
     ClaimSpec {
@@ -307,6 +312,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ mean test accuracy of classes 0-4 at the largest D-rate, paired by seed",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: false,
         margin_reason: None,
     },
     ClaimSpec {
@@ -318,6 +324,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "class-weighted minus uniform test accuracy at D-rate 60 (else the largest D-rate both ran), paired by seed",
         rule: Rule::Negative,
         unit: Unit::Points,
+        primary: false,
         margin_reason: None,
     },
     ClaimSpec {
@@ -331,6 +338,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Negative,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -344,6 +352,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Negative,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -357,6 +366,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Includes(-0.1377),
         unit: Unit::Points,
+        primary: false,
         margin_reason: Some(SIZE_READING),
     },
     ClaimSpec {
@@ -370,6 +380,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Includes(-0.2026),
         unit: Unit::Points,
+        primary: false,
         margin_reason: Some(SIZE_READING),
     },
     ClaimSpec {
@@ -379,6 +390,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Within(0.02),
         unit: Unit::Points,
+        primary: false,
         margin_reason: Some(NO_EFFECT_MARGIN),
     },
     ClaimSpec {
@@ -388,6 +400,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ clean test accuracy against D-rate 0, paired by seed",
         rule: Rule::Within(0.02),
         unit: Unit::Points,
+        primary: false,
         margin_reason: Some(NO_EFFECT_MARGIN),
     },
     ClaimSpec {
@@ -397,6 +410,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "clean test accuracy at D-rate 0, over seeds",
         rule: Rule::Includes(0.4116),
         unit: Unit::Percent,
+        primary: false,
         margin_reason: Some(
             "the level is the paper's one run; it holds when our interval over seeds contains it, so a model of the paper's accuracy with our spread would pass",
         ),
@@ -408,6 +422,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ robust test accuracy at the largest D-rate, paired by seed",
         rule: Rule::NoGainBeyond(0.01),
         unit: Unit::Points,
+        primary: false,
         margin_reason: Some(
             "1 point of robust accuracy, the same margin as S-plateau: a gain below the size of step the paper calls \"only small\"",
         ),
@@ -1767,19 +1782,20 @@ fn claims(network: Network, variants: &[Variant], recs: &Records<'_>) -> Vec<Cla
             Network::Standard => format!("{other_label} ({} copies): Δ ", d / 10.0),
             Network::Adversarial => format!("{other_label}: Δ "),
         };
-        out.push(spec.check(
-            None,
-            measured(
-                ours_label.into(),
-                spec.rule,
-                &delta_at(Variant::Uniform, d, Measure::Test),
-            ),
-            Some(measured(
-                other_label,
-                spec.rule,
-                &delta_at(other, d, Measure::Test),
-            )),
-        ));
+        let ours = delta_at(Variant::Uniform, d, Measure::Test);
+        let p = ours.as_ref().and_then(|s| spec.rule.p_value(s));
+        out.push(
+            spec.check(
+                None,
+                measured(ours_label.into(), spec.rule, &ours),
+                Some(measured(
+                    other_label,
+                    spec.rule,
+                    &delta_at(other, d, Measure::Test),
+                )),
+            )
+            .with_p_value(p),
+        );
     }
     if network == Network::Adversarial {
         // The same paired changes read for size and for no effect, both arms.

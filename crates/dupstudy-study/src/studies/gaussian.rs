@@ -11,16 +11,14 @@ use std::time::Instant;
 
 use dupstudy_dup::{DuplicateDraw, Duplication, DuplicationParams, Replacement};
 use dupstudy_gauss::{GaussianClasses, GaussianParams, LabelledPoints};
-use dupstudy_metrics::{BiasVariance, ConfusionMatrix, LinearFit, Summary};
+use dupstudy_metrics::{BiasVariance, ConfusionMatrix, Summary, slopes_over_units};
 use dupstudy_svm::{Gamma, Svm, SvmParams};
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{ESTIMATE_MARGIN, Tagged, band, capitalize};
-use crate::claims::{
-    ClaimCheck, ClaimSpec, PaperValue, Rule, Unit, Verdict, fmt_slope, fmt_summary,
-};
+use crate::claims::{ClaimCheck, ClaimSpec, PaperValue, Rule, Unit, Verdict, fmt_summary};
 use crate::data::DataSet;
 use crate::error::{Result, StudyError};
 use crate::figure::{BandPoint, Color, Curve, Figure, MapPanel, Markers, Panel, Series};
@@ -169,6 +167,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ overall accuracy at D-rate 50, paired by seed",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -178,15 +177,17 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ overall accuracy, per seed the mean over D-rates > 0",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
         id: "G3",
         words: "When D-ratio +1 deviates from 50 %, the class with more duplicates gains and the other loses",
         paper: PaperValue::Text("D-rate 30: D-ratio 58 %, +1: 54→61 %, −1: 87→77 % (one run)"),
-        measure: "slope of (Δacc+1 − Δacc−1) on (D-ratio+1 − 0.5), every seed and D-rate",
+        measure: "slope of (Δacc+1 − Δacc−1) on (D-ratio+1 − 0.5) over the D-rates above 0, one per seed, t interval over seeds",
         rule: Rule::Positive,
         unit: Unit::PointsPer10DRatio,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -196,6 +197,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "every Δ (class −1, class +1, overall) at every D-rate",
         rule: Rule::Within(0.10),
         unit: Unit::Points,
+        primary: false,
         margin_reason: Some(
             "10 points is the paper's own bound (\"within approximately the range of up to 10 %\"); it holds when every interval of every class and D-rate lies inside ±10 points, and fails when any lies wholly outside",
         ),
@@ -204,9 +206,10 @@ pub const CLAIMS: &[ClaimSpec] = &[
         id: "G5",
         words: "Increasing uniform duplication does not necessarily enhance generalization",
         paper: PaperValue::Text("qualitative (Fig. 1a)"),
-        measure: "slope of Δ overall accuracy against D-rate",
+        measure: "slope of Δ overall accuracy against D-rate over the D-rates above 0, one per seed, t interval over seeds",
         rule: Rule::NoGainBeyond(0.0001),
         unit: Unit::PointsPer10DRate,
+        primary: false,
         margin_reason: Some(
             "0.1 points per 10 D-rate adds up to under 1 point over D-rates 0–90, the size of step the paper calls \"only small improvements\" on CIFAR-10 (74.12 → 75.11 %)",
         ),
@@ -222,6 +225,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ class +1 accuracy, per seed the mean over D-rates > 0",
         rule: Rule::Positive,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -235,6 +239,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ class −1 accuracy, per seed the mean over D-rates > 0",
         rule: Rule::Negative,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -248,15 +253,17 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "Δ overall accuracy, per seed the mean over D-rates > 0",
         rule: Rule::Negative,
         unit: Unit::Points,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
         id: "G9",
         words: "More class-weighted duplication decreases overall accuracy further",
         paper: PaperValue::Text("qualitative (Fig. 2a)"),
-        measure: "slope of Δ overall accuracy against D-rate",
+        measure: "slope of Δ overall accuracy against D-rate over the D-rates above 0, one per seed, t interval over seeds",
         rule: Rule::Negative,
         unit: Unit::PointsPer10DRate,
+        primary: true,
         margin_reason: None,
     },
     ClaimSpec {
@@ -266,6 +273,7 @@ pub const CLAIMS: &[ClaimSpec] = &[
         measure: "duplicated − original 0-1 bias on class −1 points and variance on class +1 points at the largest D-rate, bootstrap over seeds",
         rule: Rule::Positive,
         unit: Unit::Share,
+        primary: true,
         margin_reason: None,
     },
 ];
@@ -1291,17 +1299,33 @@ fn pooled_delta(points: &[PointData], eval: Evaluation, metric: Metric) -> Optio
     Summary::of(&pooled).ok()
 }
 
-/// The trend of Δ overall accuracy against D-rate (all seeds' points).
-fn overall_trend(points: &[PointData], eval: Evaluation) -> std::result::Result<LinearFit, String> {
-    let mut x = Vec::new();
-    let mut y = Vec::new();
-    for p in points {
-        for v in p.values(Model::Delta, eval, Metric::Overall) {
-            x.push(p.d_rate);
-            y.push(v);
-        }
+/// The trend of Δ overall accuracy against D-rate: one slope per seed over the D-rates above
+/// 0 (Δ at D-rate 0 is 0 by construction), then the t interval over seeds.
+fn overall_trend(points: &[PointData], eval: Evaluation) -> std::result::Result<Summary, String> {
+    let points: Vec<&PointData> = points.iter().filter(|p| p.d_rate > 0.0).collect();
+    let per_point: Vec<Vec<f64>> = points
+        .iter()
+        .map(|p| p.values(Model::Delta, eval, Metric::Overall))
+        .collect();
+    let x: Vec<f64> = points.iter().map(|p| p.d_rate).collect();
+    let seeds = per_point.first().map_or(0, Vec::len);
+    let units: Vec<(Vec<f64>, Vec<f64>)> = (0..seeds)
+        .map(|s| (x.clone(), per_point.iter().map(|v| v[s]).collect()))
+        .collect();
+    slopes_over_units(&units).map_err(|e| e.to_string())
+}
+
+/// `slope [low, high]` of a per-seed slope summary, scaled by `k`, with its unit count.
+fn fmt_slopes(s: &Summary, k: f64) -> String {
+    match s.ci_half_width {
+        Some(_) => format!(
+            "{:+.3} [{:+.3}, {:+.3}]",
+            k * s.mean,
+            k * s.ci_low(),
+            k * s.ci_high()
+        ),
+        None => format!("{:+.3}", k * s.mean),
     }
-    LinearFit::fit(&x, &y).map_err(|e| e.to_string())
 }
 
 fn nearest(points: &[PointData], d_rate: f64) -> Option<&PointData> {
@@ -1312,6 +1336,33 @@ fn nearest(points: &[PointData], d_rate: f64) -> Option<&PointData> {
     })
 }
 
+/// G3 per seed: the slope of the class-gap change (Δacc+1 − Δacc−1) on the D-ratio's
+/// deviation from 0.5 over the D-rates above 0, then the t interval over seeds.
+fn g3_slopes(points: &[PointData], eval: Evaluation) -> dupstudy_metrics::Result<Summary> {
+    let points: Vec<&PointData> = points.iter().filter(|p| p.d_rate > 0.0).collect();
+    let seeds = points.first().map_or(0, |p| p.d_ratio_plus.len());
+    let gaps: Vec<(Vec<f64>, Vec<f64>)> = points
+        .iter()
+        .map(|p| {
+            (
+                p.values(Model::Delta, eval, Metric::Plus),
+                p.values(Model::Delta, eval, Metric::Minus),
+            )
+        })
+        .collect();
+    let units: Vec<(Vec<f64>, Vec<f64>)> = (0..seeds)
+        .map(|s| {
+            let x = points.iter().map(|p| p.d_ratio_plus[s] - 0.5).collect();
+            let y = gaps
+                .iter()
+                .map(|(plus, minus)| plus[s] - minus[s])
+                .collect();
+            (x, y)
+        })
+        .collect();
+    slopes_over_units(&units)
+}
+
 /// Paired bootstrap over seeds of (duplicated - original) bias-variance terms: bias on class
 /// -1 points, variance on class +1 points, variance on class -1 points; each as (estimate,
 /// 2.5 %, 97.5 %).
@@ -1319,10 +1370,16 @@ struct BvDeltas {
     bias_minus: (f64, f64, f64),
     variance_plus: (f64, f64, f64),
     variance_minus: (f64, f64, f64),
+    /// p-values agreeing with the percentile intervals: bias on class −1 above 0, variance
+    /// on class +1 below 0.
+    p_bias_minus: f64,
+    p_variance_plus: f64,
     resamples: usize,
 }
 
-const BOOTSTRAP_RESAMPLES: usize = 200;
+/// Resamples of the bias-variance bootstrap: 2,000, so that each 2.5 % tail of the 95 %
+/// interval rests on 50 of them.
+const BOOTSTRAP_RESAMPLES: usize = 2_000;
 
 fn bootstrap_bv_deltas(
     original: &[Vec<u8>],
@@ -1363,10 +1420,16 @@ fn bootstrap_bv_deltas(
         let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
         (estimate[k], at(0.025), at(0.975))
     };
+    let p = |k: usize| {
+        let v: Vec<f64> = samples.iter().map(|s| s[k]).collect();
+        Rule::Positive.p_value_of_samples(&v).unwrap_or(1.0)
+    };
     Ok(BvDeltas {
         bias_minus: interval(0),
         variance_plus: interval(1),
         variance_minus: interval(2),
+        p_bias_minus: p(0),
+        p_variance_plus: p(1),
         resamples: BOOTSTRAP_RESAMPLES,
     })
 }
@@ -1404,15 +1467,25 @@ fn policy_claims(
     };
     let trend = |spec: &ClaimSpec, prefix: &str| {
         both(|e| match overall_trend(points, e) {
-            Ok(fit) => (
+            Ok(s) => (
                 format!(
-                    "{prefix}trend of Δ overall: {} pts per 10 D-rate",
-                    fmt_slope(&fit, 1000.0)
+                    "{prefix}trend of Δ overall: {} pts per 10 D-rate (one slope per seed, {} seeds)",
+                    fmt_slopes(&s, 1000.0),
+                    s.n
                 ),
-                spec.rule.judge_slope(&fit),
+                spec.rule.judge_summary(&s),
             ),
             Err(why) => not_tested(&format!("no trend: {why}")),
         })
+    };
+    // p-values of the primary claims' test-set measurements.
+    let pooled_p = |spec: &ClaimSpec, metric: Metric| {
+        pooled_delta(points, Evaluation::Test, metric).and_then(|s| spec.rule.p_value(&s))
+    };
+    let trend_p = |spec: &ClaimSpec| {
+        overall_trend(points, Evaluation::Test)
+            .ok()
+            .and_then(|s| spec.rule.p_value(&s))
     };
     match policy {
         Policy::Uniform => {
@@ -1432,36 +1505,33 @@ fn policy_claims(
                             Err(e) => not_tested(&e.to_string()),
                         },
                     );
-                out.push(g1.check(None, ours, paper_way));
+                let p = Summary::of(&p50.values(Model::Delta, Evaluation::Test, Metric::Overall))
+                    .ok()
+                    .and_then(|s| g1.rule.p_value(&s));
+                out.push(g1.check(None, ours, paper_way).with_p_value(p));
             }
             let g2 = claim("G2");
             let (ours, paper_way) = pooled(g2, Metric::Overall, "");
-            out.push(g2.check(None, ours, paper_way));
+            out.push(
+                g2.check(None, ours, paper_way)
+                    .with_p_value(pooled_p(g2, Metric::Overall)),
+            );
             let g3 = claim("G3");
-            let (ours, paper_way) = both(|e| {
-                // Regress the class gap change on the D-ratio deviation, over every seed and D-rate.
-                let mut x = Vec::new();
-                let mut y = Vec::new();
-                for p in points.iter().filter(|p| p.d_rate > 0.0) {
-                    let plus = p.values(Model::Delta, e, Metric::Plus);
-                    let minus = p.values(Model::Delta, e, Metric::Minus);
-                    for ((r, dp), dm) in p.d_ratio_plus.iter().zip(&plus).zip(&minus) {
-                        x.push(r - 0.5);
-                        y.push(dp - dm);
-                    }
-                }
-                match LinearFit::fit(&x, &y) {
-                    Ok(fit) => (
-                        format!(
-                            "slope of (Δacc+1 − Δacc−1) on (D-ratio+1 − 0.5): {} pts per 10 % of D-ratio",
-                            fmt_slope(&fit, 10.0)
-                        ),
-                        g3.rule.judge_slope(&fit),
+            let (ours, paper_way) = both(|e| match g3_slopes(points, e) {
+                Ok(s) => (
+                    format!(
+                        "slope of (Δacc+1 − Δacc−1) on (D-ratio+1 − 0.5): {} pts per 10 % of D-ratio (one slope per seed, {} seeds)",
+                        fmt_slopes(&s, 10.0),
+                        s.n
                     ),
-                    Err(e) => not_tested(&format!("no fit: {e}")),
-                }
+                    g3.rule.judge_summary(&s),
+                ),
+                Err(e) => not_tested(&format!("no fit: {e}")),
             });
-            out.push(g3.check(None, ours, paper_way));
+            let p = g3_slopes(points, Evaluation::Test)
+                .ok()
+                .and_then(|s| g3.rule.p_value(&s));
+            out.push(g3.check(None, ours, paper_way).with_p_value(p));
             let g4 = claim("G4");
             let (ours, paper_way) = both(|e| g4_check(g4, points, e));
             out.push(g4.check(None, ours, paper_way));
@@ -1479,11 +1549,17 @@ fn policy_claims(
             ] {
                 let spec = claim(id);
                 let (ours, paper_way) = pooled(spec, metric, &prefix);
-                out.push(spec.check(Some(&tag), ours, paper_way));
+                out.push(
+                    spec.check(Some(&tag), ours, paper_way)
+                        .with_p_value(pooled_p(spec, metric)),
+                );
             }
             let g9 = claim("G9");
             let (ours, paper_way) = trend(g9, &prefix);
-            out.push(g9.check(Some(&tag), ours, paper_way));
+            out.push(
+                g9.check(Some(&tag), ours, paper_way)
+                    .with_p_value(trend_p(g9)),
+            );
             if let (Some(last), Some(b)) = (points.last(), bootstrap) {
                 let bias = Rule::Positive.judge(b.bias_minus.1, b.bias_minus.2);
                 let variance = Rule::Negative.judge(b.variance_plus.1, b.variance_plus.2);
@@ -1504,7 +1580,8 @@ fn policy_claims(
                     None,
                 );
                 check.rule = "bias on class −1 above 0 and variance on class +1 below 0".into();
-                out.push(check);
+                // Both parts must hold: the larger of their p-values (intersection-union).
+                out.push(check.with_p_value(Some(b.p_bias_minus.max(b.p_variance_plus))));
             }
         }
     }
