@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use candle_core::Device;
 use dupstudy_study::data::{self, DataSet};
 use dupstudy_study::manifest::{self, Device as DeviceInfo, Manifest};
-use dupstudy_study::report::{Report, human_duration};
+use dupstudy_study::report::{Report, Scale, StoredVerdict, human_duration};
 use dupstudy_study::store::{read_json, write_atomic, write_json_atomic};
 use dupstudy_study::{AnyStudy, Env, Plans, Profile, Request};
 use indicatif::MultiProgress;
@@ -231,8 +231,10 @@ fn render(
             .chain(plans.skipped.iter().cloned())
             .collect(),
         claims: Vec::new(),
+        scales: Vec::new(),
         sections: Vec::new(),
     };
+    let mut stored = Vec::new();
     if let Some(d) = manifest.data["cifar10"]["description"].as_str() {
         report.data.push(d.to_string());
     }
@@ -254,6 +256,35 @@ fn render(
             crate::plot::draw(&out.join(&summary.section.dir).join(file), figure)?;
         }
         revisions.extend(made_by);
+        let folder = dupstudy_study::report::paper_protocol_folder(name, &plans.profile);
+        let differences = match folder {
+            Some(f) => {
+                let path = crate::workspace_root().join(f).join("verdicts.json");
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        let theirs: Vec<StoredVerdict> = serde_json::from_slice(&bytes)
+                            .with_context(|| format!("reading {}", path.display()))?;
+                        dupstudy_study::report::differences(&summary.claims, &theirs)
+                    }
+                    Err(_) => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        report.scales.push(Scale {
+            study: summary.section.title.clone(),
+            scale: summary.scale.clone(),
+            paper_protocol: folder
+                .filter(|f| {
+                    crate::workspace_root()
+                        .join(f)
+                        .join("verdicts.json")
+                        .is_file()
+                })
+                .map(str::to_string),
+            differences,
+        });
+        stored.extend(StoredVerdict::of(name, &summary.claims));
         report.claims.extend(summary.claims);
         report.sections.push(summary.section);
     }
@@ -262,6 +293,7 @@ fn render(
     }
     revisions.remove(revision);
     report.cell_revisions = revisions.into_iter().collect();
+    write_json_atomic(&out.join("verdicts.json"), &stored)?;
     let path = out.join("REPORT.md");
     write_atomic(&path, report.render().as_bytes())?;
     Ok(path)

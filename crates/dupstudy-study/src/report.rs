@@ -1,7 +1,7 @@
 //! The report model: a header, the verdict table of every study, and one section per study
 //! with its text, tables and figures; rendered to markdown here, figures drawn by the caller.
 
-use crate::claims::ClaimCheck;
+use crate::claims::{ClaimCheck, Verdict};
 use crate::figure::Figure;
 
 /// A piece of a report section.
@@ -99,8 +99,91 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Claim checks of every study.
     pub claims: Vec<ClaimCheck>,
+    /// The scale each study's verdicts were judged at, beside the verdict table.
+    pub scales: Vec<Scale>,
     /// One section per study.
     pub sections: Vec<Section>,
+}
+
+/// The scale one study's verdicts were judged at, and how they compare with the run of the
+/// same study at the paper's protocol, where one is published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scale {
+    /// The study's title.
+    pub study: String,
+    /// Data, epochs, seeds and accuracy reached.
+    pub scale: String,
+    /// The published run at the paper's protocol (a folder of the repository), when this
+    /// run is not one.
+    pub paper_protocol: Option<String>,
+    /// Verdicts of this run that differ from the paper-protocol run's, in words.
+    pub differences: Vec<String>,
+}
+
+/// One verdict as stored in a results folder's `verdicts.json`, for other reports to compare
+/// with.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredVerdict {
+    /// The study's name.
+    pub study: String,
+    /// The claim row's id (with its instance suffix).
+    pub id: String,
+    /// The verdict's words.
+    pub verdict: String,
+    /// The verdict after Holm's correction, for primary claims.
+    pub after_holm: Option<String>,
+}
+
+impl StoredVerdict {
+    /// The stored form of a study's rows.
+    pub fn of(study: &str, claims: &[ClaimCheck]) -> Vec<Self> {
+        claims
+            .iter()
+            .map(|c| Self {
+                study: study.to_string(),
+                id: c.id.clone(),
+                verdict: c.verdict.label(),
+                after_holm: c.corrected.as_ref().map(Verdict::label),
+            })
+            .collect()
+    }
+}
+
+/// The folder of the published run of `study` at the paper's protocol, unless `profile`
+/// already is that protocol.
+pub fn paper_protocol_folder(study: &str, profile: &str) -> Option<&'static str> {
+    if matches!(
+        profile,
+        "paper" | "full" | "paper-standard" | "paper-adversarial"
+    ) {
+        return None;
+    }
+    match study {
+        "cifar-standard" => Some("docs/paper-standard"),
+        "cifar-adversarial" => Some("docs/paper-adversarial"),
+        "cifar-natural" => Some("docs/paper-natural"),
+        _ => None,
+    }
+}
+
+/// The rows of `ours` whose judged verdict differs from the same claim's in `theirs` (rows
+/// not tested on either side are left out), in words.
+pub fn differences(ours: &[ClaimCheck], theirs: &[StoredVerdict]) -> Vec<String> {
+    ours.iter()
+        .filter(|c| !matches!(c.verdict, Verdict::NotTested(_)))
+        .filter_map(|c| {
+            let other = theirs.iter().find(|t| t.id == c.id)?;
+            let label = c.verdict.label();
+            (other.verdict != label && !other.verdict.starts_with("not tested")).then(|| {
+                format!(
+                    "{}: {} here, {} at the paper's protocol",
+                    c.id,
+                    label.replace("**", ""),
+                    other.verdict.replace("**", "")
+                )
+            })
+        })
+        .collect()
 }
 
 impl Report {
@@ -176,7 +259,7 @@ impl Report {
             let corrected = c.corrected.as_ref().map_or_else(
                 || "secondary".to_string(),
                 |v| match c.p_value {
-                    Some(p) => format!("{} (p = {})", v.label(), fmt_p(p)),
+                    Some(p) => format!("{} ({})", v.label(), fmt_p(p)),
                     None => v.label(),
                 },
             );
@@ -192,6 +275,26 @@ impl Report {
                 paper_way,
                 paper_verdict
             ));
+        }
+        if !self.scales.is_empty() {
+            md.push_str("\nThe scale each study was judged at:\n\n");
+            for scale in &self.scales {
+                md.push_str(&format!("- {}: {}", scale.study, scale.scale));
+                if let Some(folder) = &scale.paper_protocol {
+                    md.push_str(&format!(
+                        "; judged at the paper's protocol in `{folder}` (its REPORT.md)"
+                    ));
+                    if scale.differences.is_empty() {
+                        md.push_str(", where no verdict differs from these");
+                    } else {
+                        md.push_str(&format!(
+                            ". **Verdicts that the paper-protocol run reads otherwise** (that run is the one to cite): {}",
+                            scale.differences.join("; ")
+                        ));
+                    }
+                }
+                md.push_str(".\n");
+            }
         }
         let mut margins: Vec<(String, &str)> = Vec::new();
         for c in &self.claims {
@@ -215,14 +318,14 @@ impl Report {
     }
 }
 
-/// A p-value with two significant digits (`< 0.0001` below that).
+/// `p = 0.02`, `p = 0.0031` or `p < 0.0001`.
 fn fmt_p(p: f64) -> String {
     if p < 1e-4 {
-        "< 0.0001".into()
+        "p < 0.0001".into()
     } else if p < 0.01 {
-        format!("{p:.4}")
+        format!("p = {p:.4}")
     } else {
-        format!("{p:.2}")
+        format!("p = {p:.2}")
     }
 }
 
@@ -245,7 +348,6 @@ pub fn human_duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::Verdict;
 
     #[test]
     fn renders_claims_margins_and_sections() {
@@ -281,6 +383,12 @@ mod tests {
                 p_value: None,
                 corrected: None,
             }],
+            scales: vec![Scale {
+                study: "Gaussian".into(),
+                scale: "100 points".into(),
+                paper_protocol: Some("docs/paper-x".into()),
+                differences: vec!["G5: holds here, inconclusive at the paper's protocol".into()],
+            }],
             sections: vec![section],
         };
         let md = report.render();
@@ -289,10 +397,57 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("- G5: because"));
+        assert!(
+            md.contains("- Gaussian: 100 points; judged at the paper's protocol in `docs/paper-x`")
+        );
+        assert!(md.contains("otherwise** (that run is the one to cite): G5: holds here"));
         assert!(md.contains("## Gaussian\n\nbody\n\n![a figure](gaussian/f.svg)"));
         assert!(md.contains("Wall time: 1 min 15 s (estimated at the start: 1 min 20 s)"));
         assert!(md.contains("Cells computed by: `old`"));
         assert!(md.contains("CIFAR-10 missing"));
         assert_eq!(human_duration(7322.0), "2 h 02 min");
+    }
+
+    #[test]
+    fn differences_name_the_rows_read_otherwise() {
+        let row = |id: &str, verdict: Verdict| ClaimCheck {
+            id: id.into(),
+            claim: "c".into(),
+            paper: "p".into(),
+            rule: "r".into(),
+            ours: "o".into(),
+            verdict,
+            ours_paper_way: None,
+            margin_reason: None,
+            primary: false,
+            p_value: None,
+            corrected: None,
+        };
+        let ours = [
+            row("S-30", Verdict::Holds),
+            row("S-60", Verdict::Holds),
+            row("S-steps", Verdict::NotTested("x".into())),
+        ];
+        let theirs = StoredVerdict::of(
+            "cifar-standard",
+            &[
+                row("S-30", Verdict::NotDistinguishable),
+                row("S-60", Verdict::Holds),
+                row("S-steps", Verdict::Holds),
+            ],
+        );
+        assert_eq!(
+            differences(&ours, &theirs),
+            ["S-30: holds here, not distinguishable from noise at the paper's protocol"]
+        );
+        assert_eq!(
+            paper_protocol_folder("cifar-standard", "quick"),
+            Some("docs/paper-standard")
+        );
+        assert_eq!(
+            paper_protocol_folder("cifar-standard", "paper-standard"),
+            None
+        );
+        assert_eq!(paper_protocol_folder("gaussian", "quick"), None);
     }
 }

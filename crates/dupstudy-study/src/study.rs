@@ -53,6 +53,9 @@ pub struct StudySummary {
     pub table: Table,
     /// The verdict rows.
     pub claims: Vec<ClaimCheck>,
+    /// The scale the verdicts were judged at (data, epochs, seeds, accuracy reached), for
+    /// the line beside the verdict table.
+    pub scale: String,
     /// The report section, figures included.
     pub section: Section,
 }

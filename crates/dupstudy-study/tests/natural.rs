@@ -232,7 +232,10 @@ fn the_study_runs_end_to_end_and_refuses_mixed_audits() {
         "cells keep per-image results, so N-twins resamples groups: {}",
         twins.ours
     );
-    assert!(twins.corrected.is_some(), "N-twins is primary: Holm applies");
+    assert!(
+        twins.corrected.is_some(),
+        "N-twins is primary: Holm applies"
+    );
     for c in &summarized.summary.claims {
         assert!(
             !matches!(c.verdict, Verdict::NotTested(_)),

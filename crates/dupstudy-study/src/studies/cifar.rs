@@ -1608,6 +1608,7 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
         return Ok(StudySummary {
             table,
             claims: Vec::new(),
+            scale: "no cells".into(),
             section,
         });
     };
@@ -1644,9 +1645,23 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
         human_duration(cell_seconds),
         records.len()
     ));
+    let scale = format!(
+        "{} training images x {} epochs, {} seed(s); clean test accuracy without duplicates {}",
+        s.base_images,
+        s.epochs,
+        records
+            .iter()
+            .map(|r| r.spec.seed)
+            .max()
+            .map_or(0, |m| m + 1),
+        recs.at(Variant::Uniform, 0.0)
+            .and_then(|c| summary_of(&c, Measure::Test))
+            .map_or("not run".into(), |m| format!("{:.2} %", 100.0 * m.mean))
+    );
     Ok(StudySummary {
         table,
         claims,
+        scale,
         section,
     })
 }

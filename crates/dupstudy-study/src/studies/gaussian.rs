@@ -1052,9 +1052,14 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
         crate::report::human_duration(cell_seconds),
         records.len()
     ));
+    let scale = format!(
+        "{} training points per class, {} seeds, {} held-out test points per class",
+        plan.setting.train_per_class, plan.seeds, plan.setting.test_per_class
+    );
     Ok(StudySummary {
         table,
         claims,
+        scale,
         section,
     })
 }

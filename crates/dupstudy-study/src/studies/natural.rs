@@ -1045,16 +1045,26 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
         records.len()
     ));
     let claims = claims(records, cut, twins);
+    let scale = format!(
+        "{} training images x {} epochs, {} seed(s); model (a) {} on the whole test pool",
+        s.train_pool,
+        s.epochs,
+        records
+            .iter()
+            .map(|r| r.spec.seed)
+            .max()
+            .map_or(0, |m| m + 1),
+        summary_of(&arm_cells(records, Arm::Full), Measure::Whole)
+            .map_or("not run".into(), |m| format!("{:.2} %", 100.0 * m.mean))
+    );
     Ok(StudySummary {
         table,
         claims,
+        scale,
         section,
     })
 }
 
-/// The twin advantage of `cells` over seeds, its interval widened (in quadrature) by the
-/// binomial sampling error of the two groups of test images: N-twins is a claim about
-/// twins in general, not only about the ones this test set happens to hold.
 /// N-twins on the cells of arm (a): the class-standardized twin advantage with its interval
 /// (see [`super::twins`]): `(text, verdict, p-value)`.
 fn twin_advantage(cells: &[&Record], rule: Rule) -> (String, Verdict, Option<f64>) {
