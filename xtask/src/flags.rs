@@ -32,6 +32,9 @@ pub enum Command {
     Plan(ReproduceArgs),
     /// Runs one work unit of `<out>/plan.json` (for clusters: see README).
     RunCell(RunCellArgs),
+    /// Submits the study to Slurm: one array task per work unit, then a job that renders
+    /// the report when the array has ended.
+    Submit(SubmitArgs),
     /// Downloads the official CIFAR-10 binary archive, verifies its MD5 and unpacks it.
     FetchCifar(FetchCifarArgs),
     /// Prints CIFAR-10 counts per class and split, and writes an image grid to look at.
@@ -124,6 +127,29 @@ impl ReproduceArgs {
             train_subset: self.train_subset,
         }
     }
+}
+
+/// Flags of `cargo xtask submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Submit to Slurm (`sbatch`; the only scheduler supported).
+    #[arg(long)]
+    pub slurm: bool,
+    /// The study, as for `reproduce` (the report job runs `reproduce` with these flags).
+    #[command(flatten)]
+    pub run: ReproduceArgs,
+    /// CPUs per array task (each task's worker threads).
+    #[arg(long, default_value_t = 1)]
+    pub cpus_per_task: usize,
+    /// GPUs per array task, requested as `--gres=gpu:N` (0: none, for CPU clusters).
+    #[arg(long, default_value_t = 0)]
+    pub gpus: usize,
+    /// One more `sbatch` option for every job (repeatable), e.g. `--sbatch=--partition=long`.
+    #[arg(long = "sbatch", allow_hyphen_values = true)]
+    pub sbatch: Vec<String>,
+    /// Print the `sbatch` commands instead of running them.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Flags of `cargo xtask report`.

@@ -5,7 +5,7 @@
 //! - `cargo xtask reproduce [--profile smoke|quick|paper|full] [--study ...]`: the study.
 //! - `cargo xtask report --out DIR`: re-render a results folder's report from its cells.
 //! - `cargo xtask plan [...]` and `cargo xtask run-cell ID --out DIR`: the matrix as
-//!   independent units, for clusters.
+//!   independent units, for clusters; `cargo xtask submit --slurm [...]` submits them.
 //! - `cargo xtask fetch-cifar [--dest DIR]`, `cargo xtask cifar-info [--data-dir DIR]`.
 
 mod audit;
@@ -14,6 +14,7 @@ mod cifar_tools;
 mod flags;
 mod plot;
 mod reproduce;
+mod submit;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ fn main() -> Result<()> {
         Command::Report(args) => reproduce::report(&args, &root),
         Command::Plan(args) => reproduce::plan(&args, &root),
         Command::RunCell(args) => reproduce::run_cell(&args, &root),
+        Command::Submit(args) => submit::run(&args, &root),
         Command::FetchCifar(args) => cifar_tools::fetch(&args, &root),
         Command::CifarInfo(args) => cifar_tools::info(&args, &root),
         Command::Audit(args) => audit::run(&args, &root),

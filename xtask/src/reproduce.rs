@@ -85,7 +85,7 @@ fn device(name: &str, needed: bool) -> Result<Device> {
     dupstudy_cnn::device::device(name).with_context(|| format!("--device {name}"))
 }
 
-fn out_dir(args: &ReproduceArgs, root: &Path) -> PathBuf {
+pub(crate) fn out_dir(args: &ReproduceArgs, root: &Path) -> PathBuf {
     args.out
         .clone()
         .unwrap_or_else(|| root.join("results").join(args.profile.name()))
@@ -326,18 +326,26 @@ pub fn report(args: &ReportArgs, root: &Path) -> Result<()> {
 /// Runs `cargo xtask plan`: prints one unit id per line and writes `<out>/plan.json`.
 pub fn plan(args: &ReproduceArgs, root: &Path) -> Result<()> {
     let out = out_dir(args, root);
+    for id in write_plan(args, root, &out)? {
+        println!("{id}");
+    }
+    eprintln!("plan written to {}", out.join("plan.json").display());
+    Ok(())
+}
+
+/// Plans the study into `out/plan.json` and returns its work units (studies that cannot run
+/// are named on stderr).
+pub(crate) fn write_plan(args: &ReproduceArgs, root: &Path, out: &Path) -> Result<Vec<String>> {
     let (plans, _) = build_plans(args, root)?;
     write_json_atomic(&out.join("plan.json"), &plans)?;
     for line in &plans.skipped {
         eprintln!("{line}");
     }
+    let mut units = Vec::new();
     for (name, plan) in &plans.studies {
-        for id in study_of(name)?.units(plan)? {
-            println!("{id}");
-        }
+        units.extend(study_of(name)?.units(plan)?);
     }
-    eprintln!("plan written to {}", out.join("plan.json").display());
-    Ok(())
+    Ok(units)
 }
 
 /// Runs `cargo xtask run-cell ID`: one unit of `<out>/plan.json`, claimed so that no other
@@ -349,8 +357,10 @@ pub fn run_cell(args: &RunCellArgs, root: &Path) -> Result<()> {
         if !study.units(plan)?.contains(&args.id) {
             continue;
         }
+        // A worker never downloads: many tasks would fetch at once, and cluster nodes
+        // often have no internet. A missing folder fails the task, naming it.
         let data = if study.needs_cifar() {
-            match data::find(args.data_dir.as_deref(), root, false)? {
+            match data::find(args.data_dir.as_deref(), root, true)? {
                 Ok(set) => Some(Arc::new(set)),
                 Err(reason) => bail!("{reason}"),
             }
