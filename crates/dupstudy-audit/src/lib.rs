@@ -3,12 +3,14 @@
 //! little, mirrored, or with a colour, contrast or brightness change), within the training
 //! set, within the test set, and between the two.
 //!
-//! Two stages: a candidate search over 8 x 8 grayscale thumbnails of every image and its
-//! mirror ([`index`], a random-projection forest whose cost grows near `N log N`), then an
-//! exact check of every candidate: the normalized cross-correlation of blurred,
-//! standardized grayscale images at their best mirror and shift ([`features::align`]). One
-//! threshold on that score separates copies from different photos of the same kind of
-//! object; [`planted`] measures both sides of it. Results are counted in images, not pairs
+//! Two stages: a candidate search over blurred 8 x 8 thumbnails of every image, queried
+//! with its mirror and shifted copies ([`index`], a random-projection forest whose cost
+//! grows near `N log N`), then an exact alignment of every candidate pair
+//! ([`features::align`]): the best mirror and shift (and, when a shift alone does not align
+//! them, a crop of 88-96 % of either image), scored by the geometric mean of two
+//! correlations at that alignment, of the colour planes and of their fine detail (each
+//! image minus its 3 x 3 box blur). One threshold on that score separates copies from
+//! different photos of the same kind of object; [`planted`] measures both sides of it. Results are counted in images, not pairs
 //! ([`summary`]), and written as CSV, JSON, a report and contact sheets ([`output`]).
 //!
 //! ```no_run
