@@ -175,11 +175,100 @@ pub fn attack(
                 name: "PGD input",
                 message: "the loss does not depend on the input".into(),
             })?;
-        let stepped = (var.as_tensor() + (grad.sign()? * f64::from(config.step_size))?)?;
-        current = stepped.maximum(&low)?.minimum(&high)?.detach();
+        current = match signed_step_cpu(var.as_tensor(), grad, config.step_size, &low, &high)? {
+            Some(next) => next,
+            None => {
+                let stepped = (var.as_tensor() + (grad.sign()? * f64::from(config.step_size))?)?;
+                stepped.maximum(&low)?.minimum(&high)?.detach()
+            }
+        };
     }
     Ok(match config.space {
         AttackSpace::Pixels => Adversarial::Pixels(current),
         AttackSpace::PaperNormalizedClamp => Adversarial::Normalized(current),
     })
+}
+
+/// One projected signed-gradient step on the CPU, in one pass:
+/// `min(max(x + (sign(g) * step + 0), low), high)` per element, the same `f32` operations in
+/// the same order as candle's `sign`, `affine`, `add`, `maximum` and `minimum` (so the same
+/// bits), without their five passes, allocations and thread barriers over the batch. `None`
+/// off the CPU or for non-contiguous tensors (the caller then uses candle's ops).
+fn signed_step_cpu(
+    x: &Tensor,
+    grad: &Tensor,
+    step: f32,
+    low: &Tensor,
+    high: &Tensor,
+) -> Result<Option<Tensor>> {
+    if !x.device().is_cpu() || [x, grad, low, high].iter().any(|t| !t.is_contiguous()) {
+        return Ok(None);
+    }
+    let (xs, xl) = x.storage_and_layout();
+    let (gs, gl) = grad.storage_and_layout();
+    let (ls, ll) = low.storage_and_layout();
+    let (hs, hl) = high.storage_and_layout();
+    let x_data = crate::kernels::storage_slice(&xs, xl)?;
+    let g_data = crate::kernels::storage_slice(&gs, gl)?;
+    let l_data = crate::kernels::storage_slice(&ls, ll)?;
+    let h_data = crate::kernels::storage_slice(&hs, hl)?;
+    let n = x_data.len();
+    if g_data.len() != n || l_data.len() != n || h_data.len() != n {
+        return Ok(None);
+    }
+    let next: Vec<f32> = (0..n)
+        .map(|i| {
+            let g = g_data[i];
+            // candle's Sign, then affine(step, 0): v * mul + add.
+            let sign = f32::from(g > 0.0) - f32::from(g < 0.0);
+            let moved = x_data[i] + (sign * step + 0.0);
+            // candle's maximum: if v1 < v2 { v2 } else { v1 }; minimum: if v1 > v2 { v2 } else { v1 }.
+            let up = if moved < l_data[i] { l_data[i] } else { moved };
+            if up > h_data[i] { h_data[i] } else { up }
+        })
+        .collect();
+    Ok(Some(Tensor::from_vec(next, x.shape(), x.device())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::signed_step_cpu;
+
+    #[test]
+    fn the_fused_step_gives_candles_bits() {
+        let n = 4096;
+        let wave = |k: f32| -> Vec<f32> { (0..n).map(|i| ((i as f32) * k).sin()).collect() };
+        let x: Vec<f32> = wave(0.37).iter().map(|v| 0.5 + 0.5 * v).collect();
+        // Gradients with exact zeros, and bounds the step crosses on both sides.
+        let g: Vec<f32> = wave(1.3)
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i % 7 == 0 { 0.0 } else { v })
+            .collect();
+        let low: Vec<f32> = x.iter().map(|v| (v - 8.0 / 255.0).max(0.0)).collect();
+        let high: Vec<f32> = x.iter().map(|v| (v + 1.0 / 255.0).min(1.0)).collect();
+        let t = |v: &[f32]| Tensor::from_slice(v, (4, 1024), &Device::Cpu).unwrap();
+        let (x, g, low, high) = (t(&x), t(&g), t(&low), t(&high));
+        for step in [2.0f32 / 255.0, 0.01] {
+            let fused = signed_step_cpu(&x, &g, step, &low, &high).unwrap().unwrap();
+            let candle = (&x + (g.sign().unwrap() * f64::from(step)).unwrap())
+                .unwrap()
+                .maximum(&low)
+                .unwrap()
+                .minimum(&high)
+                .unwrap();
+            let bits = |t: &Tensor| -> Vec<u32> {
+                t.flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+                    .into_iter()
+                    .map(f32::to_bits)
+                    .collect()
+            };
+            assert_eq!(bits(&fused), bits(&candle), "step {step}");
+        }
+    }
 }
