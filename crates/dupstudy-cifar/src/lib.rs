@@ -43,4 +43,6 @@ pub use batch::{Augmentation, BatchOptions, HostBatch, Normalization};
 pub use dataset::{Cifar10, IMAGE_BYTES, N_CLASSES, RECORD_BYTES, Split};
 pub use error::{CifarError, Result};
 pub use loader::{EpochBatches, EpochPlan, SplitName};
-pub use read::{load, locate, real_data_for_tests};
+#[cfg(feature = "test-support")]
+pub use read::real_data_for_tests;
+pub use read::{load, locate};

@@ -279,6 +279,7 @@ fn existing(path: &Path) -> Result<PathBuf> {
 /// # Errors
 /// [`CifarError::MissingFile`] for a `$CIFAR10_DIR` that does not exist, or for absent data
 /// under CI.
+#[cfg(feature = "test-support")]
 pub fn real_data_for_tests(workspace_root: &Path) -> Result<Option<PathBuf>> {
     if let Some(dir) = std::env::var_os("CIFAR10_DIR").filter(|v| !v.is_empty()) {
         let dir = PathBuf::from(dir);
