@@ -43,6 +43,28 @@ pub enum Command {
     Audit(AuditArgs),
 }
 
+/// The compute device of the CNN studies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    /// CUDA when built with it and a GPU is present, else the CPU.
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// GPU 0 (needs the `cuda` feature).
+    Cuda,
+}
+
+impl DeviceArg {
+    /// The name `dupstudy_cnn::device::device` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceArg::Auto => "auto",
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Cuda => "cuda",
+        }
+    }
+}
+
 /// A study name of the registry.
 fn study_name(text: &str) -> Result<String, String> {
     dupstudy_study::find_study(text)
@@ -102,9 +124,10 @@ pub struct ReproduceArgs {
     /// CIFAR-10 folder or archive (default: $CIFAR10_DIR, then data/cifar-10-batches-bin).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// CIFAR studies: cpu, cuda or auto (cuda when built with it and a GPU is present).
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    /// CIFAR studies: where the CNNs run (auto: CUDA when built with it and a GPU is
+    /// present, else the CPU).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
     /// Never download CIFAR-10; skip the CIFAR studies if it is missing.
     #[arg(long)]
     pub offline: bool,
@@ -171,9 +194,9 @@ pub struct RunCellArgs {
     /// CIFAR-10 folder or archive.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// cpu, cuda or auto.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    /// Where the CNNs run.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
 }
 
 /// Flags of `cargo xtask fetch-cifar`.

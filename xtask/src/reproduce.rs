@@ -111,7 +111,7 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
     let multi = MultiProgress::new();
     let env = Env {
         data: data.clone(),
-        device: device(&args.device, needs_device)?,
+        device: device(args.device.name(), needs_device)?,
         revision: manifest::git_revision(root),
         out: out.clone(),
         progress: Arc::new(Bar::study(&multi, "preparing")),
@@ -370,7 +370,7 @@ pub fn run_cell(args: &RunCellArgs, root: &Path) -> Result<()> {
         let multi = MultiProgress::new();
         let env = Env {
             data,
-            device: device(&args.device, study.needs_cifar())?,
+            device: device(args.device.name(), study.needs_cifar())?,
             revision: manifest::git_revision(root),
             out: args.out.clone(),
             progress: Arc::new(Bar::study(&multi, "preparing")),

@@ -36,7 +36,7 @@ pub fn run(args: &SubmitArgs, root: &Path) -> Result<()> {
     }
     // What every task passes to `run-cell` (the data folder as given, made absolute, so a
     // node without it fails naming it).
-    let mut task_flags: Vec<String> = vec!["--device".into(), args.run.device.clone()];
+    let mut task_flags: Vec<String> = vec!["--device".into(), args.run.device.name().into()];
     if let Some(dir) = &args.run.data_dir {
         task_flags.push("--data-dir".into());
         task_flags.push(absolute(dir)?.display().to_string());
@@ -227,7 +227,7 @@ impl ReproduceArgs {
             let d = absolute(d).unwrap_or_else(|_| d.clone());
             out.extend(["--data-dir".into(), d.display().to_string()]);
         }
-        out.extend(["--device".into(), self.device.clone()]);
+        out.extend(["--device".into(), self.device.name().into()]);
         if self.offline {
             out.push("--offline".into());
         }
