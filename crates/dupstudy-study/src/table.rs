@@ -4,7 +4,7 @@ use dupstudy_metrics::Summary;
 
 /// A summary statistic of one row: over `n` seeds, or a single value computed from them.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Estimate {
+pub struct Statistic {
     /// Seeds (or models) it is computed from.
     pub n: usize,
     /// The value (a mean over seeds, or a statistic of all of them).
@@ -16,7 +16,7 @@ pub struct Estimate {
     pub interval: Option<(f64, f64)>,
 }
 
-impl Estimate {
+impl Statistic {
     /// From a summary over seeds.
     pub fn of(s: &Summary) -> Self {
         Self {
@@ -54,7 +54,7 @@ pub struct Row {
     /// The metric.
     pub metric: &'static str,
     /// Its value.
-    pub estimate: Estimate,
+    pub estimate: Statistic,
 }
 
 /// A study's summary table.
@@ -134,7 +134,7 @@ mod tests {
             arm: "delta",
             evaluation: "test",
             metric: "acc_overall",
-            estimate: Estimate::of(&s),
+            estimate: Statistic::of(&s),
         });
         t.push(Row {
             study: "gaussian",
@@ -143,7 +143,7 @@ mod tests {
             arm: "duplicated",
             evaluation: "test_vs_bayes",
             metric: "bv_bias_all",
-            estimate: Estimate::value(2, 0.25),
+            estimate: Statistic::value(2, 0.25),
         });
         let csv = t.to_csv();
         let lines: Vec<&str> = csv.lines().collect();

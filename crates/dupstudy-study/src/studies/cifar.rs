@@ -41,7 +41,7 @@ use crate::report::{Section, human_duration};
 use crate::seeding;
 use crate::store::{CellRecord, config_hash};
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
-use crate::table::{Estimate as Value, Row, Table};
+use crate::table::{Row, Statistic, Table};
 
 /// Bumped when a change alters what a cell computes.
 const CELL_VERSION: u32 = 1;
@@ -1527,7 +1527,7 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
                             arm,
                             evaluation: m.evaluation(),
                             metric: m.name(),
-                            estimate: Value::of(&s),
+                            estimate: Statistic::of(&s),
                         });
                     }
                 }

@@ -27,7 +27,7 @@ use crate::report::Section;
 use crate::seeding;
 use crate::store::{CellRecord, config_hash};
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
-use crate::table::{Estimate as Value, Row, Table};
+use crate::table::{Row, Statistic, Table};
 
 /// Bumped when a change alters what a cell computes, so old cells are not reused.
 const CELL_VERSION: u32 = 1;
@@ -947,13 +947,18 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
                 for eval in Evaluation::ALL {
                     for metric in Metric::ALL {
                         let s = Summary::of(&data.values(model, eval, metric))?;
-                        row(model.name(), eval.name(), metric.name(), Value::of(&s));
+                        row(model.name(), eval.name(), metric.name(), Statistic::of(&s));
                     }
                 }
             }
             if !data.d_ratio_plus.is_empty() {
                 let s = Summary::of(&data.d_ratio_plus)?;
-                row("duplicated", "duplicates", "d_ratio_plus1", Value::of(&s));
+                row(
+                    "duplicated",
+                    "duplicates",
+                    "d_ratio_plus1",
+                    Statistic::of(&s),
+                );
             }
             let bv = bvs.last().copied().unwrap_or(bv_original);
             const BV_METRICS: [[&str; 3]; 3] = [
@@ -967,19 +972,19 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
                     "duplicated",
                     "test_vs_bayes",
                     names[0],
-                    Value::value(n, bv.bias[k]),
+                    Statistic::value(n, bv.bias[k]),
                 );
                 row(
                     "duplicated",
                     "test_vs_bayes",
                     names[1],
-                    Value::value(n, bv.variance[k]),
+                    Statistic::value(n, bv.variance[k]),
                 );
                 row(
                     "duplicated",
                     "test_vs_bayes",
                     names[2],
-                    Value::value(n, bv.loss[k]),
+                    Statistic::value(n, bv.loss[k]),
                 );
             }
             // Keep predictions only where the Proposition 1 check needs them (the largest

@@ -39,7 +39,7 @@ use crate::report::{Section, human_duration};
 use crate::seeding;
 use crate::store::{CellRecord, config_hash, read_json, write_json_atomic};
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
-use crate::table::{Estimate as Value, Row, Table};
+use crate::table::{Row, Statistic, Table};
 
 /// The study's name.
 pub const NAME: &str = "cifar-natural";
@@ -949,7 +949,7 @@ fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary> {
                         arm: kind,
                         evaluation,
                         metric,
-                        estimate: Value::of(&summary),
+                        estimate: Statistic::of(&summary),
                     });
                 }
             }
