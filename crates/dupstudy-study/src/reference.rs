@@ -122,7 +122,7 @@ pub fn section_text(runs: &[ReferenceRun], table: &Table) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{Estimate, Row};
+    use crate::table::{Row, Statistic};
 
     fn run(seed: u64, accuracy: f64) -> ReferenceRun {
         ReferenceRun {
