@@ -172,7 +172,7 @@ mod tests {
             arm: "value",
             evaluation: "test",
             metric: "test_accuracy",
-            estimate: Estimate {
+            estimate: Statistic {
                 n: 3,
                 mean: 0.7150,
                 std: Some(0.01),
