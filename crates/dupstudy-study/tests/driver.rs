@@ -46,39 +46,18 @@ fn io<'a>(checkpoint: &'a std::path::Path, progress: &'a dyn Progress) -> CellIo
     }
 }
 
-/// Counts the epochs a cell trains: the `epoch done` events the trainer logs through
-/// `tracing` (structured, with the epoch as a field) while `run` runs on this thread.
-#[derive(Default, Clone)]
-struct EpochCounter(Arc<AtomicUsize>);
+/// Counts the epochs a cell trains (the cell reports each finished one with its speed).
+#[derive(Default)]
+struct EpochCounter(AtomicUsize);
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for EpochCounter {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Message(bool);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" && format!("{value:?}") == "epoch done" {
-                    self.0 = true;
-                }
-            }
-        }
-        let mut seen = Message(false);
-        event.record(&mut seen);
-        if seen.0 {
+impl Progress for EpochCounter {
+    fn set_length(&self, _: u64) {}
+    fn set_position(&self, _: u64) {}
+    fn inc(&self, _: u64) {}
+    fn message(&self, msg: &str) {
+        if msg.starts_with("epoch ") && msg.ends_with("images/s") {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
-    }
-}
-
-impl EpochCounter {
-    /// Runs `f` with this counter listening, and returns its result.
-    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        use tracing_subscriber::layer::SubscriberExt;
-        let subscriber = tracing_subscriber::registry().with(self.clone());
-        tracing::subscriber::with_default(subscriber, f)
-    }
-
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -92,28 +71,29 @@ fn an_interrupted_cell_resumes_and_trains_only_the_epochs_left() {
     let dir = scratch("resume");
 
     let full_counter = EpochCounter::default();
-    let reference = full_counter
-        .run(|| cifar::run_cell(cell, &ctx, &io(&dir.join("reference"), &Silent), None))
-        .unwrap();
-    assert_eq!(full_counter.count(), 3);
+    let reference =
+        cifar::run_cell(cell, &ctx, &io(&dir.join("reference"), &full_counter), None).unwrap();
+    assert_eq!(full_counter.0.load(Ordering::SeqCst), 3);
 
     let checkpoint = dir.join("interrupted");
     let first = EpochCounter::default();
-    match first.run(|| cifar::run_cell(cell, &ctx, &io(&checkpoint, &Silent), Some(1))) {
+    match cifar::run_cell(cell, &ctx, &io(&checkpoint, &first), Some(1)) {
         Err(StudyError::Interrupted { epochs_done: 1, .. }) => {}
         other => panic!("expected an interruption after one epoch, got {other:?}"),
     }
-    assert_eq!(first.count(), 1);
+    assert_eq!(first.0.load(Ordering::SeqCst), 1);
     assert!(
         checkpoint.join("state.json").is_file(),
         "the checkpoint stays"
     );
 
     let second = EpochCounter::default();
-    let resumed = second
-        .run(|| cifar::run_cell(cell, &ctx, &io(&checkpoint, &Silent), None))
-        .unwrap();
-    assert_eq!(second.count(), 2, "only the two epochs left are trained");
+    let resumed = cifar::run_cell(cell, &ctx, &io(&checkpoint, &second), None).unwrap();
+    assert_eq!(
+        second.0.load(Ordering::SeqCst),
+        2,
+        "only the two epochs left are trained"
+    );
     let strip = |r: &cifar::CellResult| {
         let mut r = r.clone();
         for e in &mut r.epochs {
