@@ -16,17 +16,29 @@ cmd="${1:?usage: scripts/slurm-local.sh start|stop [DIR]}"
 dir="${2:-/tmp/dupstudy-slurm}"
 conf="$dir/slurm.conf"
 
-stop() {
-  for name in slurmd slurmctld; do
-    if [ -f "$dir/$name.pid" ]; then
-      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
-      rm -f "$dir/$name.pid"
+# Stops a daemon by its pid file and waits (up to 30 s) until it has exited, so that
+# nothing is still writing state files when the caller removes the folder.
+stop_one() {
+  local file="$dir/$1.pid" pid
+  [ -f "$file" ] || return 0
+  pid="$(cat "$file")"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 300); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "slurm-local: $1 (pid $pid) still running 30 s after SIGTERM; sending SIGKILL" >&2
+      kill -9 "$pid" 2>/dev/null || true
     fi
-  done
-  if [ -f "$dir/munged.pid" ]; then
-    kill "$(cat "$dir/munged.pid")" 2>/dev/null || true
-    rm -f "$dir/munged.pid"
   fi
+  rm -f "$file"
+}
+
+stop() {
+  stop_one slurmd
+  stop_one slurmctld
+  stop_one munged
 }
 
 wait_for() { # seconds, description, command...

@@ -143,5 +143,5 @@ echo "ok: the Gaussian task finished; $((units - 1)) CIFAR tasks failed naming $
 
 scripts/slurm-local.sh stop "$cluster"
 trap - EXIT
-rm -rf "$work"
+rm -rf "$work" 2>/dev/null || { sleep 2; rm -rf "$work"; }
 echo "slurm-test: all checks passed"
