@@ -158,31 +158,34 @@ fn shifted(img: &[f32], side: usize, dx: isize, dy: isize) -> Vec<f32> {
     out
 }
 
+/// The weights of an area resampling of `s` source pixels to `d` target pixels along one
+/// axis: per target pixel, the source pixels it covers and the share of each (summing to 1).
+pub fn area_weights(s: usize, d: usize) -> Vec<Vec<(usize, f32)>> {
+    let scale = s as f64 / d as f64;
+    (0..d)
+        .map(|t| {
+            let (lo, hi) = (t as f64 * scale, (t + 1) as f64 * scale);
+            let mut w = Vec::new();
+            let mut k = lo.floor() as usize;
+            while (k as f64) < hi && k < s {
+                let overlap = (hi.min(k as f64 + 1.0) - lo.max(k as f64)).max(0.0);
+                if overlap > 0.0 {
+                    w.push((k, (overlap / scale) as f32));
+                }
+                k += 1;
+            }
+            w
+        })
+        .collect()
+}
+
 /// Resamples `src` (`sw x sh`) to `dw x dh` by averaging the source area each target pixel
 /// covers (fractional overlaps weighted).
 pub fn area_resize(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<f32> {
     if (sw, sh) == (dw, dh) {
         return src.to_vec();
     }
-    let weights = |s: usize, d: usize| -> Vec<Vec<(usize, f32)>> {
-        let scale = s as f64 / d as f64;
-        (0..d)
-            .map(|t| {
-                let (lo, hi) = (t as f64 * scale, (t + 1) as f64 * scale);
-                let mut w = Vec::new();
-                let mut k = lo.floor() as usize;
-                while (k as f64) < hi && k < s {
-                    let overlap = (hi.min(k as f64 + 1.0) - lo.max(k as f64)).max(0.0);
-                    if overlap > 0.0 {
-                        w.push((k, (overlap / scale) as f32));
-                    }
-                    k += 1;
-                }
-                w
-            })
-            .collect()
-    };
-    let (wx, wy) = (weights(sw, dw), weights(sh, dh));
+    let (wx, wy) = (area_weights(sw, dw), area_weights(sh, dh));
     let mut out = vec![0.0f32; dw * dh];
     for (ty, ys) in wy.iter().enumerate() {
         for (tx, xs) in wx.iter().enumerate() {

@@ -16,8 +16,8 @@ pub const PAIRS_HEADER: &str = "split_a,index_a,path_a,split_b,index_b,path_b,sc
 /// The header of `groups.csv`.
 pub const GROUPS_HEADER: &str = "group,split,index,path,class";
 
-/// Quotes a CSV field when it needs it.
-fn csv_field(text: &str) -> String {
+/// Quotes a CSV field when it needs it (a comma, a quote or a line break).
+pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -114,7 +114,10 @@ pub fn contact_sheet(set: &ImageSet, pairs: &[(usize, usize)], scale: usize) -> 
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+///
+/// # Errors
+/// The file cannot be written or renamed, naming it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes).map_err(AuditError::io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(AuditError::io(path))
