@@ -19,9 +19,12 @@
 //! # Ok::<(), dupaudit::Error>(())
 //! ```
 
+pub mod cli;
 pub mod collect;
 pub mod error;
 pub mod outputs;
+#[cfg(feature = "python")]
+mod python;
 pub mod scan;
 pub mod store;
 
