@@ -279,13 +279,19 @@ pub fn report(scan: &Scan, groups: &[Group], summary: &Summary) -> String {
             r,
             "## Validation on planted copies\n\n{} of {} planted copies found ({:.1} %); {} of {} \
              random same-class pairs scored at or above the threshold ({} of them grouped by the \
-             audit as natural duplicates). Copies were made from the reduced images.\n",
+             audit as natural duplicates). {}\n",
             v.total.1,
             v.total.0,
             100.0 * v.total.1 as f64 / v.total.0.max(1) as f64,
             v.random_pairs_above,
             v.random_pairs,
-            v.false_pairs_found_by_audit
+            v.false_pairs_found_by_audit,
+            if scan.collection.members.iter().all(|m| m.file.is_some()) {
+                "Each copy was made from the original file at its full size (the \
+                 transformation there, then resized to 50-100 %), then reduced like every image."
+            } else {
+                "Copies were made from the images at their stored size."
+            }
         );
         let _ = writeln!(r, "| transformation | planted | found |\n|---|---:|---:|");
         for (t, n, k) in &v.recall {

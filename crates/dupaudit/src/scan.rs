@@ -4,9 +4,11 @@
 use std::cmp::Reverse;
 
 use dupstudy_audit::audit::group_pairs;
+use dupstudy_audit::images::{interleaved_to_planes, planes_to_interleaved};
 use dupstudy_audit::planted::{self, Validation};
 use dupstudy_audit::progress::Progress;
 use dupstudy_audit::{Audit, AuditParams, features};
+use rayon::prelude::*;
 
 use crate::collect::{Collection, Member, SetSource};
 use crate::error::{Error, Result};
@@ -163,8 +165,7 @@ pub fn run(collection: Collection, options: &Options, progress: &dyn Progress) -
     let audit = dupstudy_audit::audit::run(&collection.images, &f, &params, progress)?;
     drop(f);
     let validation = if options.validate > 0 {
-        let mut planted_set = collection.images.clone();
-        let copies = planted::plant(&mut planted_set, options.validate, options.seed ^ 0x5EED)?;
+        let (planted_set, copies) = plant(&collection, options.validate, options.seed ^ 0x5EED)?;
         let pf = features::compute(&planted_set);
         let planted_audit = dupstudy_audit::audit::run(&planted_set, &pf, &params, progress)?;
         Some(planted::validate(
@@ -184,6 +185,80 @@ pub fn run(collection: Collection, options: &Options, progress: &dyn Progress) -
         audit,
         validation,
     })
+}
+
+/// Planted copies for the validation. When the images have files, each copy is made from
+/// the original file at its full size (the transformation applied there, then the copy
+/// resized to 50-100 % of that size, then reduced like every image), so the check covers
+/// what real collections hold; otherwise (CIFAR-10) from the reduced images.
+///
+/// # Errors
+/// A source file that no longer decodes, or a transformation's encoding failure.
+pub fn plant(
+    collection: &Collection,
+    per_transform: usize,
+    seed: u64,
+) -> Result<(dupstudy_audit::ImageSet, Vec<planted::Planted>)> {
+    let mut set = collection.images.clone();
+    if collection.members.iter().any(|m| m.file.is_none()) {
+        let copies = planted::plant(&mut set, per_transform, seed)?;
+        return Ok((set, copies));
+    }
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let jobs: Vec<(planted::Transform, usize, u64)> = planted::Transform::ALL
+        .iter()
+        .flat_map(|&t| (0..per_transform).map(move |_| t))
+        .map(|t| (t, rng.random_range(0..collection.len()), rng.random()))
+        .collect();
+    let made: Vec<Result<Vec<u8>>> = jobs
+        .par_iter()
+        .map(|&(t, source, seed)| {
+            let path = collection.members[source].file.as_deref().expect("files");
+            let unreadable = |reason: String| Error::Unreadable {
+                path: path.to_path_buf(),
+                reason,
+            };
+            let image = image::ImageReader::open(path)
+                .and_then(|r| r.with_guessed_format())
+                .map_err(|e| unreadable(e.to_string()))?
+                .decode()
+                .map_err(|e| unreadable(e.to_string()))?
+                .to_rgb8();
+            let (w, h) = (image.width() as usize, image.height() as usize);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let planes = interleaved_to_planes(image.as_raw());
+            let copy = planted::apply(&planes, w, h, t, &mut rng)?;
+            let copy = image::RgbImage::from_raw(w as u32, h as u32, planes_to_interleaved(&copy))
+                .expect("w x h x 3 bytes");
+            let scale: f64 = rng.random_range(0.5..=1.0);
+            let (cw, ch) = (
+                ((w as f64 * scale).round() as u32).max(1),
+                ((h as f64 * scale).round() as u32).max(1),
+            );
+            let copy =
+                image::imageops::resize(&copy, cw, ch, image::imageops::FilterType::Triangle);
+            Ok(crate::collect::reduce(
+                copy.as_raw(),
+                cw as usize,
+                ch as usize,
+            ))
+        })
+        .collect();
+    let mut copies = Vec::with_capacity(jobs.len());
+    for ((t, source, _), planes) in jobs.into_iter().zip(made) {
+        let info = dupstudy_audit::ImageInfo {
+            path: format!("planted/{}/{}", t.name(), set.info[source].path),
+            ..set.info[source].clone()
+        };
+        set.push(&planes?, info)?;
+        copies.push(planted::Planted {
+            source,
+            copy: set.len() - 1,
+            transform: t,
+        });
+    }
+    Ok((set, copies))
 }
 
 /// Audits the images of `new` against a stored collection `index` (and against each

@@ -186,3 +186,34 @@ fn bad_arguments_are_named() {
     let missing = run(&["query", ".", "--index", "/no/such/index", "--out", "/tmp/x"]);
     assert!(missing.contains("index.json"), "{missing}");
 }
+
+#[test]
+fn scan_of_cifar_binaries_writes_the_pairs_and_groups_of_the_study_audit() {
+    // The 24-record CIFAR-10 fixture with planted copies, so that there are pairs to write.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cifar");
+    let mut images = dupstudy_audit::images::load(&fixture).unwrap();
+    dupstudy_audit::planted::plant(&mut images, 1, 7).unwrap();
+    let f = dupstudy_audit::features::compute(&images);
+    let study = dupstudy_audit::audit::run(
+        &images,
+        &f,
+        &dupstudy_audit::AuditParams::default(),
+        &Silent,
+    )
+    .unwrap();
+    assert!(!study.pairs.is_empty());
+    let found = scan::run(
+        collect::Collection::from_cifar(images.clone()),
+        &Options::default(),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(
+        dupaudit::outputs::pairs_csv(&found),
+        dupstudy_audit::output::pairs_csv(&images, &study.pairs)
+    );
+    assert_eq!(
+        dupaudit::outputs::groups_csv(&found),
+        dupstudy_audit::output::groups_csv(&images, &study.groups)
+    );
+}
