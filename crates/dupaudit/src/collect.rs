@@ -46,8 +46,9 @@ pub struct SetSource {
 pub struct Member {
     /// Its set (position in [`Collection::sets`]).
     pub set: usize,
-    /// Its file, as found under the set's folder (absent for the CIFAR-10 binaries).
-    pub file: Option<PathBuf>,
+    /// Whether it has a file (then [`Collection::file`] names it); not for the CIFAR-10
+    /// binaries.
+    pub has_file: bool,
     /// Its original width and height in pixels.
     pub size: (u32, u32),
 }
@@ -91,6 +92,13 @@ impl Collection {
         &self.sets[self.members[i].set].name
     }
 
+    /// The file of image `i`, as found under its set's folder.
+    pub fn file(&self, i: usize) -> Option<&Path> {
+        self.members[i]
+            .has_file
+            .then(|| Path::new(&self.images.info[i].path))
+    }
+
     /// Images of set `s`.
     pub fn count(&self, s: usize) -> usize {
         self.members.iter().filter(|m| m.set == s).count()
@@ -103,7 +111,7 @@ impl Collection {
             .iter()
             .map(|info| Member {
                 set: usize::from(info.split == Split::Test),
-                file: None,
+                has_file: false,
                 size: (images.width as u32, images.height as u32),
             })
             .collect();
@@ -282,16 +290,6 @@ pub fn read_sets(
     }
     let total = files.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let read: Vec<std::result::Result<Reduced, String>> = files
-        .par_iter()
-        .map(|(_, path)| {
-            let r = read_file(path, options.max_pixels);
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress(n, total);
-            r
-        })
-        .collect();
-    let mut class_names: Vec<String> = Vec::new();
     let class_of = |s: usize, path: &Path| -> String {
         let root = sets[s].root.as_deref().unwrap_or(Path::new(""));
         let parent = path.parent().unwrap_or(root);
@@ -300,21 +298,12 @@ pub fn read_sets(
             _ => ".".into(),
         }
     };
-    for ((s, path), r) in files.iter().zip(&read) {
-        if r.is_ok() {
-            let class = class_of(*s, path);
-            if !class_names.contains(&class) {
-                class_names.push(class);
-            }
-        }
-    }
-    class_names.sort();
     let mut images = ImageSet {
         width: SIDE,
         height: SIDE,
         pixels: Vec::new(),
         info: Vec::new(),
-        class_names,
+        class_names: Vec::new(),
         source: sets
             .iter()
             .map(|s| match &s.root {
@@ -324,39 +313,72 @@ pub fn read_sets(
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let mut members = Vec::new();
+    let mut class_ids: std::collections::HashMap<String, usize> = Default::default();
+    // Exact capacities: a growing vector would hold its old and new buffers at once.
+    images.pixels.reserve_exact(total * 3 * SIDE * SIDE);
+    images.info.reserve_exact(total);
+    let mut members = Vec::with_capacity(total);
     let mut next_index = vec![0usize; sets.len()];
-    for ((s, path), r) in files.into_iter().zip(read) {
-        match r {
-            Ok(reduced) => {
-                let class = class_of(s, &path);
-                let class = images
-                    .class_names
-                    .iter()
-                    .position(|c| *c == class)
-                    .unwrap_or_default();
-                images
-                    .push(
-                        &reduced.planes,
-                        ImageInfo {
-                            split: Split::Train,
-                            index: next_index[s],
-                            path: path.to_string_lossy().into_owned(),
-                            class,
-                        },
-                    )
-                    .map_err(Error::Audit)?;
-                next_index[s] += 1;
-                members.push(Member {
-                    set: s,
-                    file: Some(path),
-                    size: reduced.size,
-                });
+    // Decoded a chunk at a time: in memory, the reduced images so far and one chunk's.
+    for chunk in files.chunks(4096) {
+        let read: Vec<std::result::Result<Reduced, String>> = chunk
+            .par_iter()
+            .map(|(_, path)| {
+                let r = read_file(path, options.max_pixels);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(n, total);
+                r
+            })
+            .collect();
+        for ((s, path), r) in chunk.iter().zip(read) {
+            match r {
+                Ok(reduced) => {
+                    let class = class_of(*s, path);
+                    let next = class_ids.len();
+                    let class = *class_ids.entry(class).or_insert(next);
+                    images.class_names.resize(class_ids.len(), String::new());
+                    images
+                        .push(
+                            &reduced.planes,
+                            ImageInfo {
+                                split: Split::Train,
+                                index: next_index[*s],
+                                path: path.to_string_lossy().into_owned(),
+                                class,
+                            },
+                        )
+                        .map_err(Error::Audit)?;
+                    next_index[*s] += 1;
+                    members.push(Member {
+                        set: *s,
+                        has_file: true,
+                        size: reduced.size,
+                    });
+                }
+                Err(reason) if options.strict => {
+                    return Err(Error::Unreadable {
+                        path: path.clone(),
+                        reason,
+                    });
+                }
+                Err(reason) => skipped.push(Skipped {
+                    path: path.clone(),
+                    reason,
+                }),
             }
-            Err(reason) if options.strict => return Err(Error::Unreadable { path, reason }),
-            Err(reason) => skipped.push(Skipped { path, reason }),
         }
     }
+    // Class names sorted, and the images' class numbers with them.
+    let mut names: Vec<(String, usize)> = class_ids.into_iter().collect();
+    names.sort();
+    let mut renumber = vec![0usize; names.len()];
+    for (sorted, (_, first_seen)) in names.iter().enumerate() {
+        renumber[*first_seen] = sorted;
+    }
+    for info in &mut images.info {
+        info.class = renumber[info.class];
+    }
+    images.class_names = names.into_iter().map(|(name, _)| name).collect();
     if members.is_empty() {
         return Err(Error::NoImages {
             folders: sets.iter().filter_map(|s| s.root.clone()).collect(),
@@ -442,10 +464,25 @@ pub fn decode_bytes(bytes: &[u8], max_pixels: u64) -> std::result::Result<Reduce
 }
 
 /// Area-averages an interleaved RGB image (`w x h`) to `3 x SIDE x SIDE` planes, one source
-/// row at a time (no second full-size buffer). A `SIDE x SIDE` image is returned unchanged.
+/// row at a time (no second full-size buffer). A `SIDE x SIDE` image is returned unchanged;
+/// a side shorter than `SIDE` is first interpolated up to it.
 pub fn reduce(rgb: &[u8], w: usize, h: usize) -> Vec<u8> {
     if (w, h) == (SIDE, SIDE) {
         return interleaved_to_planes(rgb);
+    }
+    if w < SIDE || h < SIDE {
+        // Smaller than the working size: interpolated (bilinear), not repeated in blocks,
+        // whose edges would read as detail that the original does not have.
+        let small =
+            image::RgbImage::from_raw(w as u32, h as u32, rgb.to_vec()).expect("w x h x 3 bytes");
+        let (tw, th) = (w.max(SIDE), h.max(SIDE));
+        let up = image::imageops::resize(
+            &small,
+            tw as u32,
+            th as u32,
+            image::imageops::FilterType::Triangle,
+        );
+        return reduce(up.as_raw(), tw, th);
     }
     let (wx, wy) = (area_weights(w, SIDE), area_weights(h, SIDE));
     // Per source column, the target columns it feeds and with what weight.

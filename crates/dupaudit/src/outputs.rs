@@ -286,7 +286,7 @@ pub fn report(scan: &Scan, groups: &[Group], summary: &Summary) -> String {
             v.random_pairs_above,
             v.random_pairs,
             v.false_pairs_found_by_audit,
-            if scan.collection.members.iter().all(|m| m.file.is_some()) {
+            if scan.collection.members.iter().all(|m| m.has_file) {
                 "Each copy was made from the original file at its full size (the \
                  transformation there, then resized to 50-100 %), then reduced like every image."
             } else {
@@ -329,7 +329,7 @@ pub fn report(scan: &Scan, groups: &[Group], summary: &Summary) -> String {
 /// A PNG thumbnail of image `i`: the file decoded again at up to [`THUMB_SIDE`] pixels, or
 /// the reduced image enlarged 3 times when there is no file (or it no longer decodes).
 fn thumbnail(scan: &Scan, i: usize) -> Vec<u8> {
-    let from_file = scan.collection.members[i].file.as_deref().and_then(|path| {
+    let from_file = scan.collection.file(i).and_then(|path| {
         let image = ImageReader::open(path)
             .ok()?
             .with_guessed_format()

@@ -7,7 +7,7 @@ use dupstudy_audit::audit::group_pairs;
 use dupstudy_audit::images::{interleaved_to_planes, planes_to_interleaved};
 use dupstudy_audit::planted::{self, Validation};
 use dupstudy_audit::progress::Progress;
-use dupstudy_audit::{Audit, AuditParams, features};
+use dupstudy_audit::{Audit, AuditParams};
 use rayon::prelude::*;
 
 use crate::collect::{Collection, Member, SetSource};
@@ -161,16 +161,12 @@ impl Scan {
 pub fn run(collection: Collection, options: &Options, progress: &dyn Progress) -> Result<Scan> {
     options.check()?;
     let params = options.params();
-    let f = features::compute(&collection.images);
-    let audit = dupstudy_audit::audit::run(&collection.images, &f, &params, progress)?;
-    drop(f);
+    let audit = dupstudy_audit::audit::run_compact(&collection.images, &params, progress)?;
     let validation = if options.validate > 0 {
         let (planted_set, copies) = plant(&collection, options.validate, options.seed ^ 0x5EED)?;
-        let pf = features::compute(&planted_set);
-        let planted_audit = dupstudy_audit::audit::run(&planted_set, &pf, &params, progress)?;
-        Some(planted::validate(
+        let planted_audit = dupstudy_audit::audit::run_compact(&planted_set, &params, progress)?;
+        Some(planted::validate_compact(
             &planted_set,
-            &pf,
             &copies,
             &planted_audit,
             collection.len(),
@@ -200,7 +196,7 @@ pub fn plant(
     seed: u64,
 ) -> Result<(dupstudy_audit::ImageSet, Vec<planted::Planted>)> {
     let mut set = collection.images.clone();
-    if collection.members.iter().any(|m| m.file.is_none()) {
+    if collection.members.iter().any(|m| !m.has_file) {
         let copies = planted::plant(&mut set, per_transform, seed)?;
         return Ok((set, copies));
     }
@@ -214,7 +210,7 @@ pub fn plant(
     let made: Vec<Result<Vec<u8>>> = jobs
         .par_iter()
         .map(|&(t, source, seed)| {
-            let path = collection.members[source].file.as_deref().expect("files");
+            let path = collection.file(source).expect("every image has a file");
             let unreadable = |reason: String| Error::Unreadable {
                 path: path.to_path_buf(),
                 reason,
@@ -327,7 +323,7 @@ mod tests {
     fn member(set: usize, w: u32) -> Member {
         Member {
             set,
-            file: None,
+            has_file: false,
             size: (w, w),
         }
     }

@@ -425,8 +425,60 @@ pub fn align_from(
     hint: Option<Hint>,
     coarse_gate: f32,
 ) -> Alignment {
+    align_views(
+        View {
+            work: f.work(i),
+            coarse: f.coarse(i),
+        },
+        View {
+            work: f.work(j),
+            coarse: f.coarse(j),
+        },
+        hint,
+        coarse_gate,
+    )
+}
+
+/// What the alignment reads of one image: its working colour planes and its coarse image
+/// (as [`Features::work`] and [`Features::coarse`]).
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// `3 x WORK x WORK`.
+    pub work: &'a [f32],
+    /// `COARSE x COARSE`.
+    pub coarse: &'a [f32],
+}
+
+/// One image's views owned, computed from its planes when needed (see [`View`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedView {
+    /// `3 x WORK x WORK`.
+    pub work: Vec<f32>,
+    /// `COARSE x COARSE`.
+    pub coarse: Vec<f32>,
+}
+
+impl OwnedView {
+    /// The views of one image (`planes` of `width x height`), the same numbers as
+    /// [`describe`]'s.
+    pub fn of(planes: &[u8], width: usize, height: usize) -> Self {
+        let (work, coarse, _, _) = describe(planes, width, height);
+        Self { work, coarse }
+    }
+
+    /// Borrowed.
+    pub fn view(&self) -> View<'_> {
+        View {
+            work: &self.work,
+            coarse: &self.coarse,
+        }
+    }
+}
+
+/// [`align_from`] on two images' views: `b` aligned to `a`.
+pub fn align_views(a: View<'_>, b: View<'_>, hint: Option<Hint>, coarse_gate: f32) -> Alignment {
     const COARSE_SHIFT: isize = 2;
-    let (ca, cb) = (f.coarse(i), f.coarse(j));
+    let (ca, cb) = (a.coarse, b.coarse);
     let mut best = Alignment {
         score: f32::NEG_INFINITY,
         colour: f32::NEG_INFINITY,
@@ -460,7 +512,7 @@ pub fn align_from(
     if best.score < coarse_gate {
         return best;
     }
-    let (wa, wb) = (f.work(i), f.work(j));
+    let (wa, wb) = (a.work, b.work);
     let coarse = best;
     best.score = f32::NEG_INFINITY;
     for dy in 2 * coarse.dy - 1..=2 * coarse.dy + 1 {

@@ -289,49 +289,88 @@ pub fn query_pairs(
     on_chunk: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<Hit>> {
     let dim = forest.dim;
-    if vectors.len() != owner.len() * dim
-        || per_item == 0
-        || !queries.len().is_multiple_of(dim * per_item)
-    {
+    if per_item == 0 || !queries.len().is_multiple_of(dim * per_item) {
         return Err(AuditError::InvalidParameter {
             name: "queries",
             message: format!(
-                "{} vector numbers for {} rows, {} query numbers in groups of {per_item}, of {dim} each",
-                vectors.len(),
-                owner.len(),
+                "{} query numbers in groups of {per_item}, of {dim} each",
                 queries.len()
             ),
         });
     }
-    let n_queries = queries.len() / dim;
-    let mut hits: Vec<Hit> = (0..n_queries)
+    let per = dim * per_item;
+    query_pairs_with(
+        forest,
+        vectors,
+        owner,
+        queries.len() / per,
+        per_item,
+        min_dot,
+        &|item| queries[item * per..(item + 1) * per].to_vec(),
+        on_chunk,
+    )
+}
+
+/// [`query_pairs`] with each item's queries computed when needed (`queries_of(item)`:
+/// `per_item x dim` numbers) instead of stored, for `items` items: the same hits, with
+/// memory for a chunk of items' queries at a time.
+///
+/// # Errors
+/// Shapes that do not match.
+#[allow(clippy::too_many_arguments)]
+pub fn query_pairs_with(
+    forest: &Forest,
+    vectors: &[f32],
+    owner: &[u32],
+    items: usize,
+    per_item: usize,
+    min_dot: f32,
+    queries_of: &(dyn Fn(usize) -> Vec<f32> + Sync),
+    on_chunk: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<Hit>> {
+    let dim = forest.dim;
+    if vectors.len() != owner.len() * dim || per_item == 0 {
+        return Err(AuditError::InvalidParameter {
+            name: "queries",
+            message: format!(
+                "{} vector numbers for {} rows of {dim}, {per_item} queries per item",
+                vectors.len(),
+                owner.len(),
+            ),
+        });
+    }
+    let chunk_items = (2048 / per_item).max(1);
+    let mut hits: Vec<Hit> = (0..items)
         .collect::<Vec<_>>()
-        .par_chunks(2048)
+        .par_chunks(chunk_items)
         .flat_map_iter(|chunk| {
             let mut hits = Vec::new();
-            for &k in chunk {
-                let q = &queries[k * dim..(k + 1) * dim];
-                let me = (k / per_item) as u32;
-                for leaf in forest.leaves(q) {
-                    for &r in leaf {
-                        let other = owner[r as usize];
-                        if other == me {
-                            continue;
-                        }
-                        let d = dot(q, &vectors[r as usize * dim..(r as usize + 1) * dim]);
-                        if d >= min_dot {
-                            hits.push(Hit {
-                                a: me.min(other),
-                                b: me.max(other),
-                                dot: d,
-                                query: (k % per_item) as u8,
-                                asked_by_a: me < other,
-                            });
+            for &item in chunk {
+                let queries = queries_of(item);
+                debug_assert_eq!(queries.len(), per_item * dim, "per_item x dim numbers");
+                let me = item as u32;
+                for (k, q) in queries.chunks_exact(dim).take(per_item).enumerate() {
+                    for leaf in forest.leaves(q) {
+                        for &r in leaf {
+                            let other = owner[r as usize];
+                            if other == me {
+                                continue;
+                            }
+                            let d = dot(q, &vectors[r as usize * dim..(r as usize + 1) * dim]);
+                            if d >= min_dot {
+                                hits.push(Hit {
+                                    a: me.min(other),
+                                    b: me.max(other),
+                                    dot: d,
+                                    query: k as u8,
+                                    asked_by_a: me < other,
+                                });
+                            }
                         }
                     }
                 }
             }
-            on_chunk(chunk.len() as u64);
+            on_chunk((chunk.len() * per_item) as u64);
             hits
         })
         .collect();

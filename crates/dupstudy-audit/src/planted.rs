@@ -303,6 +303,37 @@ pub fn validate(
     random_pairs: usize,
     seed: u64,
 ) -> Validation {
+    let score = |a: usize, b: usize, gate: f32| features::align(features, a, b, gate).score;
+    validate_with(set, &score, planted, audit, originals, random_pairs, seed)
+}
+
+/// [`validate`] with each image's views computed from its pixels when needed (for an audit
+/// by [`crate::audit::run_compact`]): the same numbers.
+pub fn validate_compact(
+    set: &ImageSet,
+    planted: &[Planted],
+    audit: &crate::audit::Audit,
+    originals: usize,
+    random_pairs: usize,
+    seed: u64,
+) -> Validation {
+    let score = |a: usize, b: usize, gate: f32| {
+        let view = |i: usize| features::OwnedView::of(set.image(i), set.width, set.height);
+        let (va, vb) = (view(a), view(b));
+        features::align_views(va.view(), vb.view(), None, gate).score
+    };
+    validate_with(set, &score, planted, audit, originals, random_pairs, seed)
+}
+
+fn validate_with(
+    set: &ImageSet,
+    score: &(dyn Fn(usize, usize, f32) -> f32 + Sync),
+    planted: &[Planted],
+    audit: &crate::audit::Audit,
+    originals: usize,
+    random_pairs: usize,
+    seed: u64,
+) -> Validation {
     let threshold = audit.params.threshold;
     let found: std::collections::HashSet<(usize, usize)> =
         audit.pairs.iter().map(|p| (p.a, p.b)).collect();
@@ -318,7 +349,7 @@ pub fn validate(
             .iter()
             .filter(|p| !found.contains(&(p.source.min(p.copy), p.source.max(p.copy))))
         {
-            missed.push((**p, features::align(features, p.source, p.copy, -1.0).score));
+            missed.push((**p, score(p.source, p.copy, -1.0)));
         }
         recall.push((t, of_t.len(), hit));
     }
@@ -351,9 +382,7 @@ pub fn validate(
     }
     let above: Vec<(usize, usize)> = pairs
         .par_iter()
-        .filter(|&&(a, b)| {
-            features::align(features, a, b, audit.params.coarse_gate).score >= threshold
-        })
+        .filter(|&&(a, b)| score(a, b, audit.params.coarse_gate) >= threshold)
         .copied()
         .collect();
     let grouped = above.iter().filter(|p| found.contains(p)).count();

@@ -23,18 +23,26 @@ pub struct Tree {
     pub images: Vec<String>,
 }
 
-/// A smooth random picture: a colour gradient, a few soft coloured blobs and rings, and
-/// fine texture, so that two pictures drawn with different seeds share no structure.
+/// A random picture: a mosaic of 24 cells of random colours (nearest of 24 random
+/// centres) over a colour gradient, with a few soft blobs and fine texture, so that two
+/// pictures drawn with different seeds share no structure, even as blurred thumbnails.
 pub fn picture(w: u32, h: u32, seed: u64) -> RgbImage {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let base: [f32; 3] = std::array::from_fn(|_| rng.random_range(40.0..200.0));
-    let grad: [f32; 3] = std::array::from_fn(|_| rng.random_range(-80.0..80.0));
-    let blobs: Vec<([f32; 2], f32, [f32; 3])> = (0..7)
+    let grad: [f32; 3] = std::array::from_fn(|_| rng.random_range(-60.0..60.0));
+    let cells: Vec<([f32; 2], [f32; 3])> = (0..24)
         .map(|_| {
             (
                 [rng.random_range(0.0..1.0), rng.random_range(0.0..1.0)],
-                rng.random_range(0.05..0.3),
-                std::array::from_fn(|_| rng.random_range(-120.0..120.0)),
+                std::array::from_fn(|_| rng.random_range(20.0..235.0)),
+            )
+        })
+        .collect();
+    let blobs: Vec<([f32; 2], f32, [f32; 3])> = (0..3)
+        .map(|_| {
+            (
+                [rng.random_range(0.0..1.0), rng.random_range(0.0..1.0)],
+                rng.random_range(0.05..0.2),
+                std::array::from_fn(|_| rng.random_range(-80.0..80.0)),
             )
         })
         .collect();
@@ -45,10 +53,17 @@ pub fn picture(w: u32, h: u32, seed: u64) -> RgbImage {
     let phase = rng.random_range(0.0..std::f32::consts::TAU);
     RgbImage::from_fn(w, h, |x, y| {
         let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
-        let texture = 18.0 * ((freq[0] * u + phase).sin() * (freq[1] * v).cos());
+        let texture = 12.0 * ((freq[0] * u + phase).sin() * (freq[1] * v).cos());
+        let (_, colour) = cells
+            .iter()
+            .min_by(|a, b| {
+                let d = |c: &[f32; 2]| (u - c[0]).powi(2) + (v - c[1]).powi(2);
+                d(&a.0).total_cmp(&d(&b.0))
+            })
+            .expect("cells");
         let mut px = [0u8; 3];
         for c in 0..3 {
-            let mut value = base[c] + grad[c] * (u - v) + texture;
+            let mut value = colour[c] + grad[c] * (u - v) + texture;
             for (centre, radius, colour) in &blobs {
                 let d2 = (u - centre[0]).powi(2) + (v - centre[1]).powi(2);
                 value += colour[c] * (-d2 / (radius * radius)).exp();
