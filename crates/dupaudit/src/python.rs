@@ -16,27 +16,32 @@ type PyPair = (String, usize, String, String, usize, String, f32, String);
 type PyGroup = (Vec<(String, usize, String)>, f32, usize);
 
 /// Audits `folder` (its train/val/test folders are sets) or the named `sets`; returns
-/// (pairs, groups, skipped) as tuples, for the Python front to wrap.
+/// (pairs, groups, skipped) as tuples, for the Python front to wrap. `threshold` and
+/// `max_pixels` default to the command line's defaults.
 #[pyfunction]
-#[pyo3(signature = (folder=None, sets=None, threshold=0.8, seed=0, strict=false, max_pixels=collect::MAX_PIXELS))]
+#[pyo3(signature = (folder=None, sets=None, threshold=None, seed=0, strict=false, max_pixels=None))]
 #[allow(clippy::type_complexity)]
 fn audit(
     py: Python<'_>,
     folder: Option<PathBuf>,
     sets: Option<Vec<(String, PathBuf)>>,
-    threshold: f32,
+    threshold: Option<f32>,
     seed: u64,
     strict: bool,
-    max_pixels: u64,
+    max_pixels: Option<u64>,
 ) -> PyResult<(Vec<PyPair>, Vec<PyGroup>, Vec<(String, String)>)> {
     let fail = |e: crate::Error| PyValueError::new_err(e.to_string());
+    let defaults = Options::default();
     let options = Options {
-        threshold,
+        threshold: threshold.unwrap_or(defaults.threshold),
         seed,
-        ..Options::default()
+        ..defaults
     };
     options.check().map_err(fail)?;
-    let read = ReadOptions { strict, max_pixels };
+    let read = ReadOptions {
+        strict,
+        max_pixels: max_pixels.unwrap_or(collect::MAX_PIXELS),
+    };
     py.allow_threads(|| {
         let (sources, outside) = match (folder, sets) {
             (Some(dir), None) => collect::sets_of(&dir).map_err(fail)?,

@@ -83,10 +83,10 @@ def audit(
     folder: Optional[PathType] = None,
     *,
     sets: Optional[Mapping[str, PathType]] = None,
-    threshold: float = 0.8,
+    threshold: Optional[float] = None,
     seed: int = 0,
     strict: bool = False,
-    max_pixels: int = 100_000_000,
+    max_pixels: Optional[int] = None,
 ) -> Audit:
     """Audit every image under ``folder`` (recursively; its top-level ``train``, ``val``
     and ``test`` folders are sets, pairs across sets are leakage), or the named ``sets``
@@ -95,7 +95,8 @@ def audit(
     Reads PNG, JPEG, WebP, BMP, TIFF and GIF files of any size. Files that cannot be used
     are returned in ``skipped`` with their reason (with ``strict=True`` the first one raises
     ``ValueError`` naming it). ``threshold`` is the aligned similarity in (0, 1] at or above
-    which two images are near-duplicates; ``max_pixels`` the largest image decoded.
+    which two images are near-duplicates (default 0.80, as the command); ``max_pixels`` the
+    largest image decoded (default 100 million pixels).
     """
     if (folder is None) == (sets is None):
         raise ValueError("give either folder or sets, not both or neither")
