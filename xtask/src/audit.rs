@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use dupstudy_audit::{AuditParams, audit, features, images, output, planted, summary};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::flags::AuditArgs;
+use crate::flags::{AuditArgs, AuditRecallArgs};
 
 /// The audit's phases drawn as one bar each (hidden when stderr is not a terminal).
 struct Bars {
@@ -116,5 +116,63 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
         out.join("REPORT.md").display(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Runs `cargo xtask audit-recall`: a table of recall on ciFAIR's labelled pairs by
+/// threshold, per half, with the test images flagged.
+pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
+    use dupstudy_audit::labelled;
+    let at_root = |p: &std::path::Path| {
+        if p.is_relative() && !p.exists() {
+            root.join(p)
+        } else {
+            p.to_path_buf()
+        }
+    };
+    let (pairs_path, labels_dir) = (at_root(&args.pairs), at_root(&args.labels));
+    let text = std::fs::read_to_string(&pairs_path)
+        .with_context(|| format!("reading {}", pairs_path.display()))?;
+    let pairs = labelled::pairs_from_csv(&text, &pairs_path)?;
+    let labels = labelled::load(&labels_dir)?;
+    let thresholds: Vec<f32> = if args.thresholds.is_empty() {
+        let lowest = pairs.iter().map(|p| p.score).fold(1.0f32, f32::min);
+        let mut t = (lowest * 50.0).ceil() / 50.0;
+        let mut all = Vec::new();
+        while t <= 1.0 + 1e-6 {
+            all.push(t);
+            t += 0.02;
+        }
+        all
+    } else {
+        args.thresholds.clone()
+    };
+    if let Some(bad) = thresholds.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
+        anyhow::bail!("--thresholds: {bad} is outside (0, 1]");
+    }
+    println!(
+        "recall of {} on ciFAIR's labelled CIFAR-10 near-duplicates ({} pairs); development = test indices below {}",
+        pairs_path.display(),
+        labels.len(),
+        labelled::DEVELOPMENT_BELOW
+    );
+    println!(
+        "| threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let cell =
+        |c: labelled::Count| format!("{}/{} ({:.1} %)", c.found, c.labelled, 100.0 * c.recall());
+    for t in thresholds {
+        let p = labelled::at_threshold(&labels, &pairs, t);
+        println!(
+            "| {:.2} | {} | {} | {} | {} | {} |",
+            t,
+            cell(p.test_train[0]),
+            cell(p.test_train[1]),
+            cell(p.within_test[0]),
+            cell(p.within_test[1]),
+            p.flagged_test_images
+        );
+    }
     Ok(())
 }

@@ -41,6 +41,24 @@ pub enum Command {
     CifarInfo(CifarInfoArgs),
     /// Audits a data set for its own exact and near-duplicates (within and across splits).
     Audit(AuditArgs),
+    /// Recall of a CIFAR-10 audit's pairs.csv on ciFAIR's hand-labelled near-duplicates,
+    /// per half (development: test indices below 5,000; held out: the rest), by threshold.
+    AuditRecall(AuditRecallArgs),
+}
+
+/// Flags of `cargo xtask audit-recall`.
+#[derive(Debug, Args)]
+pub struct AuditRecallArgs {
+    /// The audit's pairs.csv (CIFAR-10, both splits whole).
+    #[arg(long, default_value = "docs/audit-cifar10/pairs.csv")]
+    pub pairs: PathBuf,
+    /// The folder holding ciFAIR's lists.
+    #[arg(long, default_value = "fixtures/cifair")]
+    pub labels: PathBuf,
+    /// Thresholds to judge at (default: from the lowest score in pairs.csv to 1 in steps
+    /// of 0.02).
+    #[arg(long, value_delimiter = ',')]
+    pub thresholds: Vec<f32>,
 }
 
 /// The compute device of the CNN studies.

@@ -46,6 +46,7 @@ fn main() -> Result<()> {
         Command::FetchCifar(args) => cifar_tools::fetch(&args, &root),
         Command::CifarInfo(args) => cifar_tools::info(&args, &root),
         Command::Audit(args) => audit::run(&args, &root),
+        Command::AuditRecall(args) => audit::recall(&args, &root),
     }
 }
 

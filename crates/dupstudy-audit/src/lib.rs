@@ -27,6 +27,7 @@ pub mod error;
 pub mod features;
 pub mod images;
 pub mod index;
+pub mod labelled;
 pub mod output;
 pub mod planted;
 pub mod progress;

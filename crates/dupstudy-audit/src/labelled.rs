@@ -1,0 +1,338 @@
+//! The audit's recall on hand-labelled duplicates: ciFAIR's lists of CIFAR-10's
+//! near-duplicates (test -> training and test -> test pairs, `fixtures/cifair/`), split
+//! into a development half (every test image of the pair has an index below 5,000: the
+//! only pairs thresholds may be chosen on) and a held-out half (the rest, reported, never
+//! tuned on).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Pair, group_pairs};
+use crate::error::{AuditError, Result};
+
+/// Test images below this index form the development half.
+pub const DEVELOPMENT_BELOW: usize = 5_000;
+/// Training images in CIFAR-10 (positions of test images in an audited set start here).
+pub const TRAIN_IMAGES: usize = 50_000;
+
+/// One labelled pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Labelled {
+    /// The test image.
+    pub test: usize,
+    /// The other image: a training image, or a test image when `within_test`.
+    pub other: usize,
+    /// Whether both are test images.
+    pub within_test: bool,
+    /// ciFAIR's judgment: 0 exact, 1 near-duplicate, 2 very similar.
+    pub judgment: u8,
+}
+
+impl Labelled {
+    /// Whether it belongs to the development half.
+    pub fn development(&self) -> bool {
+        self.test < DEVELOPMENT_BELOW && (!self.within_test || self.other < DEVELOPMENT_BELOW)
+    }
+
+    /// The two images' positions in a CIFAR-10 audit of all 60,000 images (training first).
+    pub fn positions(&self) -> (usize, usize) {
+        let other = if self.within_test {
+            TRAIN_IMAGES + self.other
+        } else {
+            self.other
+        };
+        (TRAIN_IMAGES + self.test, other)
+    }
+}
+
+/// Parses a ciFAIR list (`TestID,TrainID,Distance,Judgment`); `within_test` for the
+/// test -> test list.
+///
+/// # Errors
+/// A header or row that does not match, naming the file and line.
+pub fn parse(text: &str, within_test: bool, file: &Path) -> Result<Vec<Labelled>> {
+    let bad = |line: usize, message: String| AuditError::Layout {
+        path: file.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().trim();
+    if header != "TestID,TrainID,Distance,Judgment" {
+        return Err(bad(
+            1,
+            format!("header `{header}`; expected TestID,TrainID,Distance,Judgment"),
+        ));
+    }
+    let limit = |within: bool| if within { 10_000 } else { TRAIN_IMAGES };
+    let mut out = Vec::new();
+    for (k, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.trim().split(',').collect();
+        let number = |i: usize, what: &str, below: usize| -> Result<usize> {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<usize>().ok())
+                .filter(|&v| v < below)
+                .ok_or_else(|| {
+                    bad(
+                        k + 2,
+                        format!("{what} must be an index below {below}: `{line}`"),
+                    )
+                })
+        };
+        let test = number(0, "TestID", 10_000)?;
+        let other = number(1, "TrainID", limit(within_test))?;
+        let judgment = number(3, "Judgment", 3)? as u8;
+        out.push(Labelled {
+            test,
+            other,
+            within_test,
+            judgment,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads both lists from `dir` (`duplicates_cifar10.csv`, `duplicates_cifar10_test.csv`).
+///
+/// # Errors
+/// Missing or malformed files, naming them.
+pub fn load(dir: &Path) -> Result<Vec<Labelled>> {
+    let mut all = Vec::new();
+    for (name, within) in [
+        ("duplicates_cifar10.csv", false),
+        ("duplicates_cifar10_test.csv", true),
+    ] {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).map_err(AuditError::io(&path))?;
+        all.extend(parse(&text, within, &path)?);
+    }
+    Ok(all)
+}
+
+/// Recall of one half and kind of pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Count {
+    /// Labelled pairs.
+    pub labelled: usize,
+    /// Of them, pairs whose two images the audit put in one group.
+    pub found: usize,
+}
+
+impl Count {
+    /// `found / labelled` in `[0, 1]` (0 for no pair).
+    pub fn recall(&self) -> f64 {
+        if self.labelled == 0 {
+            0.0
+        } else {
+            self.found as f64 / self.labelled as f64
+        }
+    }
+}
+
+/// The audit's recall at one threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// The threshold on the aligned similarity.
+    pub threshold: f32,
+    /// Test -> training pairs: development, held out.
+    pub test_train: [Count; 2],
+    /// Test -> test pairs: development, held out.
+    pub within_test: [Count; 2],
+    /// Test images in a group with a training image (what a user would have to look at).
+    pub flagged_test_images: usize,
+}
+
+/// Recall of `labelled` when the pairs at or above `threshold` among `pairs` (positions in
+/// a 60,000-image CIFAR-10 audit) are grouped.
+pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Point {
+    let kept: Vec<Pair> = pairs
+        .iter()
+        .copied()
+        .filter(|p| p.score >= threshold)
+        .collect();
+    let groups = group_pairs(TRAIN_IMAGES + 10_000, &kept);
+    let mut group_of = vec![usize::MAX; TRAIN_IMAGES + 10_000];
+    for (g, members) in groups.iter().enumerate() {
+        for &i in members {
+            group_of[i] = g;
+        }
+    }
+    let mut point = Point {
+        threshold,
+        test_train: [Count::default(); 2],
+        within_test: [Count::default(); 2],
+        flagged_test_images: 0,
+    };
+    for l in labelled {
+        let (a, b) = l.positions();
+        let found = group_of[a] != usize::MAX && group_of[a] == group_of[b];
+        let half = usize::from(!l.development());
+        let count = if l.within_test {
+            &mut point.within_test[half]
+        } else {
+            &mut point.test_train[half]
+        };
+        count.labelled += 1;
+        count.found += usize::from(found);
+    }
+    let with_train: HashSet<usize> = groups
+        .iter()
+        .filter(|g| g.iter().any(|&i| i < TRAIN_IMAGES))
+        .flat_map(|g| g.iter().copied().filter(|&i| i >= TRAIN_IMAGES))
+        .collect();
+    point.flagged_test_images = with_train.len();
+    point
+}
+
+/// The pairs of a CIFAR-10 audit's `pairs.csv` (every image of both splits audited, as
+/// `cargo xtask audit` and `dupaudit scan --cifar` write it), as positions of a 60,000-image
+/// audit.
+///
+/// # Errors
+/// A header or row that does not match, naming the file and line.
+pub fn pairs_from_csv(text: &str, file: &Path) -> Result<Vec<Pair>> {
+    let bad = |line: usize, message: String| AuditError::Layout {
+        path: file.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().trim();
+    if header != crate::output::PAIRS_HEADER {
+        return Err(bad(
+            1,
+            format!(
+                "header `{header}`; expected {}",
+                crate::output::PAIRS_HEADER
+            ),
+        ));
+    }
+    let mut pairs = Vec::new();
+    for (k, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.trim().split(',').collect();
+        let position = |split: &str, index: &str| -> Option<usize> {
+            let i: usize = index.parse().ok()?;
+            match split {
+                "train" if i < TRAIN_IMAGES => Some(i),
+                "test" if i < 10_000 => Some(TRAIN_IMAGES + i),
+                _ => None,
+            }
+        };
+        let parsed = (f.len() == 8)
+            .then(|| {
+                Some(Pair {
+                    a: position(f[0], f[1])?,
+                    b: position(f[3], f[4])?,
+                    score: f[6].parse().ok()?,
+                    kind: match f[7] {
+                        "exact" => crate::audit::PairKind::Exact,
+                        "near" => crate::audit::PairKind::Near,
+                        _ => return None,
+                    },
+                    mirror: false,
+                })
+            })
+            .flatten();
+        pairs.push(parsed.ok_or_else(|| {
+            bad(
+                k + 2,
+                format!("expected train|test,index,,train|test,index,,score,exact|near of CIFAR-10: `{line}`"),
+            )
+        })?);
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::PairKind;
+
+    #[test]
+    fn halves_recall_and_flags_follow_the_groups() {
+        let text = "TestID,TrainID,Distance,Judgment\n10,7,0.1,1\n6000,8,0.2,2\n";
+        let labelled = parse(text, false, Path::new("t.csv")).unwrap();
+        assert!(labelled[0].development() && !labelled[1].development());
+        let within = parse(
+            "TestID,TrainID,Distance,Judgment\n1,6001,0.1,1\n",
+            true,
+            Path::new("u.csv"),
+        )
+        .unwrap();
+        assert!(!within[0].development());
+        let all: Vec<Labelled> = labelled.into_iter().chain(within).collect();
+        let pair = |a, b, score| Pair {
+            a,
+            b,
+            score,
+            kind: PairKind::Near,
+            mirror: false,
+        };
+        // 10 -> 7 directly; 6000 -> 8 through a chain; test 1 and 6001 not paired.
+        let pairs = [pair(7, 50_010, 0.9), pair(8, 9, 0.85), pair(9, 56_000, 0.7)];
+        let p = at_threshold(&all, &pairs, 0.8);
+        assert_eq!(
+            p.test_train,
+            [
+                Count {
+                    labelled: 1,
+                    found: 1
+                },
+                Count {
+                    labelled: 1,
+                    found: 0
+                }
+            ]
+        );
+        assert_eq!(
+            p.within_test[1],
+            Count {
+                labelled: 1,
+                found: 0
+            }
+        );
+        assert_eq!(p.flagged_test_images, 1);
+        let p = at_threshold(&all, &pairs, 0.6);
+        assert_eq!(p.test_train[1].found, 1);
+        assert_eq!(p.flagged_test_images, 2);
+        assert!(
+            parse("a,b\n", false, Path::new("v.csv"))
+                .unwrap_err()
+                .to_string()
+                .contains("v.csv")
+        );
+        assert!(
+            parse(
+                "TestID,TrainID,Distance,Judgment\n1,60000,0.1,1\n",
+                false,
+                Path::new("w.csv")
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("line 2")
+        );
+    }
+
+    #[test]
+    fn pairs_csv_reads_back_as_positions() {
+        let text = format!(
+            "{}\ntrain,6,,train,24734,,0.8849,near\ntrain,41,,test,3,,1.0000,exact\n",
+            crate::output::PAIRS_HEADER
+        );
+        let pairs = pairs_from_csv(&text, Path::new("p.csv")).unwrap();
+        assert_eq!((pairs[0].a, pairs[0].b), (6, 24734));
+        assert_eq!(
+            (pairs[1].a, pairs[1].b, pairs[1].kind),
+            (41, 50_003, PairKind::Exact)
+        );
+        let bad = format!(
+            "{}\ntrain,6,,val,1,,0.9,near\n",
+            crate::output::PAIRS_HEADER
+        );
+        let e = pairs_from_csv(&bad, Path::new("p.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.csv") && e.contains("line 2"), "{e}");
+    }
+}
