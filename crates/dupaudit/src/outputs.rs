@@ -179,11 +179,11 @@ pub fn groups_csv(scan: &Scan) -> String {
 }
 
 /// `drop.txt`: the path of every image to remove, one a line (`<set>/<index>` for images
-/// without a file, the CIFAR-10 binaries).
-pub fn drop_txt(scan: &Scan) -> String {
+/// without a file, the CIFAR-10 binaries); `groups` as [`Scan::groups`] gives them.
+pub fn drop_txt(scan: &Scan, groups: &[Group]) -> String {
     let c = &scan.collection;
     let mut out = String::new();
-    for i in scan.to_drop() {
+    for i in crate::scan::surplus(groups) {
         let info = &c.images.info[i];
         if info.path.is_empty() {
             let _ = writeln!(out, "{}/{}", c.set_name(i), info.index);
@@ -442,7 +442,7 @@ pub fn write_all(out: &Path, scan: &Scan, seconds: &[(String, f64)]) -> Result<S
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("pairs.csv", pairs_csv(scan).into_bytes()),
         ("groups.csv", groups_csv(scan).into_bytes()),
-        ("drop.txt", drop_txt(scan).into_bytes()),
+        ("drop.txt", drop_txt(scan, &groups).into_bytes()),
         ("skipped.csv", skipped_csv(scan).into_bytes()),
         ("summary.json", json),
         ("REPORT.md", report(scan, &groups, &summary).into_bytes()),

@@ -144,14 +144,18 @@ impl Scan {
 
     /// Every member of a group but the kept one, in collection order.
     pub fn to_drop(&self) -> Vec<usize> {
-        let mut drop: Vec<usize> = self
-            .groups()
-            .iter()
-            .flat_map(|g| g.members.iter().copied().filter(move |&i| i != g.keep))
-            .collect();
-        drop.sort_unstable();
-        drop
+        surplus(&self.groups())
     }
+}
+
+/// Every member of `groups` but each group's kept one, in collection order.
+pub fn surplus(groups: &[Group]) -> Vec<usize> {
+    let mut drop: Vec<usize> = groups
+        .iter()
+        .flat_map(|g| g.members.iter().copied().filter(move |&i| i != g.keep))
+        .collect();
+    drop.sort_unstable();
+    drop
 }
 
 /// Audits every image of `collection` against every other.
