@@ -187,9 +187,22 @@ pub fn differences(ours: &[ClaimCheck], theirs: &[StoredVerdict]) -> Vec<String>
 }
 
 impl Report {
-    /// The markdown text.
+    /// The markdown text: the header, the verdict table, the scales and margins, then
+    /// every study's section.
     pub fn render(&self) -> String {
         let mut md = String::new();
+        self.render_header(&mut md);
+        self.render_verdicts(&mut md);
+        self.render_scales(&mut md);
+        self.render_margins(&mut md);
+        for section in &self.sections {
+            md.push_str(&format!("\n## {}\n\n{}\n", section.title, section.render()));
+        }
+        md
+    }
+
+    /// The title, the run's provenance, data and notes.
+    fn render_header(&self, md: &mut String) {
         md.push_str("# dupstudy report: duplicates in image classification, reproduced\n\n");
         md.push_str(
             "Reproduction and extension of *The Impact of Duplicates in Image Classification* \
@@ -228,6 +241,10 @@ impl Report {
         for note in &self.notes {
             md.push_str(&format!("- **Note:** {note}\n"));
         }
+    }
+
+    /// How verdicts are read, and the verdict table.
+    fn render_verdicts(&self, md: &mut String) {
         md.push_str(
             "\n## Verdicts\n\nEach claim is judged by a rule stated before the run, applied to the \
              95 % interval of the measured effect. A directional claim **holds** when the interval \
@@ -276,6 +293,10 @@ impl Report {
                 paper_verdict
             ));
         }
+    }
+
+    /// The scale each study was judged at, and where its paper-protocol run is.
+    fn render_scales(&self, md: &mut String) {
         if !self.scales.is_empty() {
             md.push_str("\nThe scale each study was judged at:\n\n");
             for scale in &self.scales {
@@ -296,6 +317,10 @@ impl Report {
                 md.push_str(".\n");
             }
         }
+    }
+
+    /// Every margin, once, with why it has its size.
+    fn render_margins(&self, md: &mut String) {
         let mut margins: Vec<(String, &str)> = Vec::new();
         for c in &self.claims {
             if let Some(reason) = c.margin_reason {
@@ -311,10 +336,6 @@ impl Report {
                 md.push_str(&format!("- {id}: {reason}\n"));
             }
         }
-        for section in &self.sections {
-            md.push_str(&format!("\n## {}\n\n{}\n", section.title, section.render()));
-        }
-        md
     }
 }
 

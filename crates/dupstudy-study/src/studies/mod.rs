@@ -4,7 +4,6 @@ pub mod cifar;
 pub mod gaussian;
 pub mod natural;
 mod training;
-pub mod twins;
 
 /// The JSON a cell id is hashed from: `{"study": <name>, ...the cell's fields}`.
 #[derive(serde::Serialize)]

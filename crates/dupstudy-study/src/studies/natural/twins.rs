@@ -161,57 +161,10 @@ pub fn bootstrap(cells: &[&PerImage], rule: Rule) -> Option<Bootstrap> {
                 .collect::<Option<Vec<u8>>>()
         })
         .collect::<Option<_>>()?;
-    // Twins by group; other images by class.
-    let mut group_ids: Vec<usize> = first.twin_groups.clone();
-    group_ids.sort_unstable();
-    group_ids.dedup();
-    let groups: Vec<Vec<usize>> = group_ids
-        .iter()
-        .map(|g| {
-            first
-                .twins
-                .iter()
-                .zip(&first.twin_groups)
-                .filter(|(_, h)| *h == g)
-                .map(|(&t, _)| t)
-                .collect()
-        })
-        .collect();
-    let mut others: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
-    for (i, &l) in labels.iter().enumerate() {
-        if first.twins.binary_search(&i).is_err() {
-            others[usize::from(l)].push(i);
-        }
-    }
-    let advantage = |seeds: &[usize], twins: &[usize], others: &[Vec<usize>]| -> Option<f64> {
-        let mut total = 0.0;
-        for &s in seeds {
-            let c = &correct[s];
-            let mut right = 0.0;
-            let mut reference = 0.0;
-            let mut count = 0.0;
-            // Per-class accuracy of the other images, then weighted by the twins' classes.
-            let acc: Vec<Option<f64>> = others
-                .iter()
-                .map(|imgs| {
-                    (!imgs.is_empty()).then(|| {
-                        imgs.iter().map(|&i| f64::from(c[i])).sum::<f64>() / imgs.len() as f64
-                    })
-                })
-                .collect();
-            for &t in twins {
-                if let Some(a) = acc[usize::from(labels[t])] {
-                    right += f64::from(c[t]);
-                    reference += a;
-                    count += 1.0;
-                }
-            }
-            if count == 0.0 {
-                return None;
-            }
-            total += (right - reference) / count;
-        }
-        Some(total / seeds.len() as f64)
+    let groups = groups_of(first);
+    let others = others_by_class(first, labels, n_classes);
+    let advantage = |seeds: &[usize], twins: &[usize], others: &[Vec<usize>]| {
+        standardized_advantage(&correct, labels, seeds, twins, others)
     };
     let all_seeds: Vec<usize> = (0..cells.len()).collect();
     let estimate = advantage(&all_seeds, &first.twins, &others)?;
@@ -250,6 +203,75 @@ pub fn bootstrap(cells: &[&PerImage], rule: Rule) -> Option<Bootstrap> {
         twins: first.twins.len(),
         p_value: rule.p_value_of_samples(&samples),
     })
+}
+
+/// The twins, grouped by duplicate group (resampled together).
+fn groups_of(first: &PerImage) -> Vec<Vec<usize>> {
+    let mut group_ids: Vec<usize> = first.twin_groups.clone();
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    group_ids
+        .iter()
+        .map(|g| {
+            first
+                .twins
+                .iter()
+                .zip(&first.twin_groups)
+                .filter(|(_, h)| *h == g)
+                .map(|(&t, _)| t)
+                .collect()
+        })
+        .collect()
+}
+
+/// The test images that are not twins, by class.
+fn others_by_class(first: &PerImage, labels: &[u8], n_classes: usize) -> Vec<Vec<usize>> {
+    let mut others: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        if first.twins.binary_search(&i).is_err() {
+            others[usize::from(l)].push(i);
+        }
+    }
+    others
+}
+
+/// The twins' accuracy minus the other images' accuracy standardized to the twins' class
+/// mix, averaged over `seeds` (`correct[seed][image]` is 1 when right); `None` when no twin
+/// has a class with other images.
+fn standardized_advantage(
+    correct: &[Vec<u8>],
+    labels: &[u8],
+    seeds: &[usize],
+    twins: &[usize],
+    others: &[Vec<usize>],
+) -> Option<f64> {
+    let mut total = 0.0;
+    for &s in seeds {
+        let c = &correct[s];
+        let mut right = 0.0;
+        let mut reference = 0.0;
+        let mut count = 0.0;
+        // Per-class accuracy of the other images, then weighted by the twins' classes.
+        let acc: Vec<Option<f64>> = others
+            .iter()
+            .map(|imgs| {
+                (!imgs.is_empty())
+                    .then(|| imgs.iter().map(|&i| f64::from(c[i])).sum::<f64>() / imgs.len() as f64)
+            })
+            .collect();
+        for &t in twins {
+            if let Some(a) = acc[usize::from(labels[t])] {
+                right += f64::from(c[t]);
+                reference += a;
+                count += 1.0;
+            }
+        }
+        if count == 0.0 {
+            return None;
+        }
+        total += (right - reference) / count;
+    }
+    Some(total / seeds.len() as f64)
 }
 
 #[cfg(test)]

@@ -1,0 +1,114 @@
+//! Planning: each profile's defaults and the checks that run before any work.
+
+use dupstudy_audit::AuditParams;
+
+use super::partition::PartitionKey;
+use super::{Arm, CELL_VERSION, CellSpec, NAME, Plan, Setting};
+use crate::error::{Result, StudyError};
+use crate::profile::{Profile, Request};
+
+/// A profile's defaults: `(train pool, test pool, epochs, batch, seeds)`.
+pub(super) fn defaults(profile: Profile) -> (usize, usize, u64, usize, u64) {
+    match profile {
+        Profile::Smoke => (3_000, 1_000, 1, 64, 2),
+        Profile::Quick => (50_000, 10_000, 8, 128, 8),
+        Profile::Paper | Profile::PaperStandard | Profile::PaperAdversarial => {
+            (50_000, 10_000, 30, 128, 5)
+        }
+        Profile::Full => (50_000, 10_000, 30, 128, 8),
+    }
+}
+
+impl Plan {
+    /// The plan of a profile with the flags' overrides (`--seeds`, `--epochs`,
+    /// `--train-subset` for the training pool; `--d-rates` does not apply and is reported
+    /// as such), validated against the data's split sizes.
+    ///
+    /// # Errors
+    /// A value the plan cannot use, naming its flag.
+    pub fn from_request(
+        request: &Request,
+        (train_size, test_size): (usize, usize),
+        data_sha256: &str,
+    ) -> Result<Self> {
+        let o = &request.overrides;
+        if o.d_rates.is_some() {
+            tracing::warn!(
+                "--d-rates does not apply to {NAME}: its D-rates are the data set's own (see its report)"
+            );
+        }
+        let (train, test, epochs, batch, seeds) = defaults(request.profile);
+        let plan = Plan {
+            setting: Setting {
+                train_pool: o.train_subset.unwrap_or(train),
+                test_pool: test.min(test_size),
+                epochs: o.epochs.unwrap_or(epochs),
+                batch_size: batch,
+                audit: AuditParams::default(),
+                data_sha256: data_sha256.to_string(),
+            },
+            seeds: o.seeds.unwrap_or(seeds),
+        };
+        plan.check(train_size, test_size)?;
+        Ok(plan)
+    }
+
+    /// Checks every parameter against the split sizes.
+    ///
+    /// # Errors
+    /// The first bad one, naming its flag.
+    pub fn check(&self, train_size: usize, test_size: usize) -> Result<()> {
+        let s = &self.setting;
+        if s.train_pool < 2 || s.train_pool > train_size {
+            return Err(StudyError::invalid(
+                "--train-subset",
+                format!(
+                    "the natural-duplicates study's training pool must lie in 2..={train_size}, got {}",
+                    s.train_pool
+                ),
+            ));
+        }
+        if s.test_pool == 0 || s.test_pool > test_size {
+            return Err(StudyError::invalid(
+                "test pool",
+                format!("must lie in 1..={test_size}, got {}", s.test_pool),
+            ));
+        }
+        if s.epochs == 0 {
+            return Err(StudyError::invalid("--epochs", "must be at least 1"));
+        }
+        if s.batch_size == 0 {
+            return Err(StudyError::invalid("batch size", "must be at least 1"));
+        }
+        if self.seeds == 0 {
+            return Err(StudyError::invalid("--seeds", "must be at least 1"));
+        }
+        s.audit
+            .check()
+            .map_err(|e| StudyError::invalid("audit parameters", e.to_string()))
+    }
+
+    /// Every cell: seed by seed, the three arms of each.
+    pub fn cells(&self) -> Vec<CellSpec> {
+        (0..self.seeds)
+            .flat_map(|seed| {
+                Arm::ALL.map(|arm| CellSpec {
+                    arm,
+                    seed,
+                    setting: self.setting.clone(),
+                    version: CELL_VERSION,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn key(&self) -> PartitionKey {
+        let s = &self.setting;
+        PartitionKey {
+            train_pool: s.train_pool,
+            test_pool: s.test_pool,
+            audit: s.audit,
+            data_sha256: s.data_sha256.clone(),
+        }
+    }
+}
