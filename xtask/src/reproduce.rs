@@ -147,7 +147,7 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
     println!(
         "  estimated time for everything still to run: {} (measured speed + {:.0} %)",
         human_duration(estimated_seconds),
-        (dupstudy_study::studies::ESTIMATE_MARGIN - 1.0) * 100.0
+        (dupstudy_study::driver::ESTIMATE_MARGIN - 1.0) * 100.0
     );
     let mut manifest = Manifest {
         profile: args.profile.name().to_string(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use dupstudy_cifar::{Cifar10, CifarError};
 use sha2::{Digest, Sha256};
 
-use crate::error::Result;
+use crate::error::{Result, StudyError};
 
 /// Content SHA-256 (labels then pixels, training then test) of the JPEG-derived stand-in in
 /// `../shared/cifar-10-jpeg`, to say in reports which data a run used.
@@ -92,4 +92,14 @@ pub fn find(
         Err(e) => return Err(e.into()),
     };
     Ok(Ok(DataSet::new(dupstudy_cifar::load(&path)?)))
+}
+
+/// The CIFAR-10 copy a study needs. The driver checks before planning and before any cell
+/// runs that a study which [needs it](crate::Study::needs_cifar) has it, so this error is
+/// only reached by code that calls a study directly.
+///
+/// # Errors
+/// [`StudyError::DataUnavailable`] naming the study.
+pub fn required<'a>(data: Option<&'a DataSet>, study: &str) -> Result<&'a DataSet> {
+    data.ok_or_else(|| StudyError::DataUnavailable(format!("{study} needs CIFAR-10")))
 }

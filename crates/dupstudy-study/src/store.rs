@@ -65,6 +65,25 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result
     })
 }
 
+/// The JSON a cell id is hashed from: `{"study": <name>, ...the cell's fields}` (a cell's
+/// fields include its study's version, bumped when a change alters what a cell computes).
+#[derive(Serialize)]
+struct Tagged<'a, C> {
+    study: &'a str,
+    #[serde(flatten)]
+    spec: &'a C,
+}
+
+/// A cell's id: `<study>-<label>-<12 hex digits of the SHA-256 of {"study": study, ...cell}>`,
+/// readable and unique to the whole configuration.
+///
+/// # Errors
+/// Serialization of the cell.
+pub fn cell_id<C: Serialize>(study: &str, label: &str, cell: &C) -> Result<String> {
+    let hash = config_hash(&Tagged { study, spec: cell })?;
+    Ok(format!("{study}-{label}-{hash}"))
+}
+
 /// A short, stable id for a configuration: the first 12 hex digits of the SHA-256 of its
 /// JSON form. Any change to the configuration gives a new id, so a rerun never mixes
 /// results of different settings.

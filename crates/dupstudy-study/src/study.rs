@@ -79,7 +79,9 @@ pub trait Study: Sync {
     fn needs_cifar(&self) -> bool {
         false
     }
-    /// The plan for a request, validated before any work starts (errors name the flag).
+    /// The plan for a request, validated before any work starts (errors name the flag). The
+    /// driver has checked what every study shares: `--seeds` at least 1, and `data` given
+    /// when the study [needs CIFAR-10](Study::needs_cifar).
     ///
     /// # Errors
     /// An invalid parameter, naming its flag.
@@ -88,11 +90,16 @@ pub trait Study: Sync {
     fn describe(&self, plan: &Self::Plan) -> String;
     /// Every cell of the plan.
     fn cells(&self, plan: &Self::Plan) -> Vec<Self::Cell>;
-    /// A cell's id: readable, and ending in a hash of its whole configuration.
+    /// The readable middle of a cell's id (e.g. `uniform-d30-s0`).
+    fn cell_label(&self, cell: &Self::Cell) -> String;
+    /// A cell's id, `<name>-<label>-<hash of {"study": name, ...cell}>` (provided; see
+    /// [`crate::store::cell_id`]).
     ///
     /// # Errors
     /// Serialization of the configuration.
-    fn cell_id(&self, cell: &Self::Cell) -> Result<String>;
+    fn cell_id(&self, cell: &Self::Cell) -> Result<String> {
+        crate::store::cell_id(self.name(), &self.cell_label(cell), cell)
+    }
     /// Whether the driver runs cells side by side (each cell single-threaded) or one at a
     /// time (each cell using every thread).
     fn parallel_cells(&self) -> bool;
@@ -110,12 +117,19 @@ pub trait Study: Sync {
         let _ = plan;
         Ok(None)
     }
+    /// The SHA-256 of the CIFAR-10 copy `plan` was made from; the driver checks it against
+    /// the data given before any cell runs (`None`: the study uses no data set).
+    fn planned_data(&self, plan: &Self::Plan) -> Option<String> {
+        let _ = plan;
+        None
+    }
     /// The shared context.
     ///
     /// # Errors
     /// Missing data, bad parameters.
     fn context(&self, plan: &Self::Plan, env: &Env) -> Result<Self::Context>;
-    /// Estimated time of `pending` cells, measured on this machine now.
+    /// Estimated time of `pending` cells, measured on this machine now (the driver adds
+    /// its margin, [`crate::driver::ESTIMATE_MARGIN`]).
     ///
     /// # Errors
     /// As running a cell.

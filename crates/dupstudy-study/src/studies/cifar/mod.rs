@@ -27,22 +27,22 @@ use dupstudy_cnn::{EpochStats, PgdConfig};
 use dupstudy_metrics::ConfusionMatrix;
 use serde::{Deserialize, Serialize};
 
-use super::ESTIMATE_MARGIN;
 use crate::claims::ClaimSpec;
 use crate::data::DataSet;
-use crate::error::{Result, StudyError};
+use crate::error::Result;
 use crate::profile::{Env, Request};
 use crate::store::CellRecord;
+use crate::studies::cnn::calibrate;
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
 
 mod claims;
-mod cost;
+mod estimate;
 mod plan;
 mod run;
 mod summary;
 
 pub use claims::{CLAIMS, paper_points};
-pub use cost::{Costs, calibrate, estimate_seconds};
+pub use estimate::estimate_seconds;
 pub use run::run_cell;
 use summary::summarize;
 
@@ -270,9 +270,7 @@ impl Study for CifarStudy {
     }
 
     fn plan(&self, request: &Request, data: Option<&DataSet>) -> Result<Plan> {
-        let data = data.ok_or_else(|| {
-            StudyError::DataUnavailable(format!("{} needs CIFAR-10", self.network.study()))
-        })?;
+        let data = crate::data::required(data, self.name())?;
         Plan::from_request(self.network, request, data.data.train().len(), &data.sha256)
     }
 
@@ -291,8 +289,8 @@ impl Study for CifarStudy {
         plan.cells.clone()
     }
 
-    fn cell_id(&self, cell: &CellSpec) -> Result<String> {
-        cell.id()
+    fn cell_label(&self, cell: &CellSpec) -> String {
+        cell.label()
     }
 
     fn parallel_cells(&self) -> bool {
@@ -303,30 +301,29 @@ impl Study for CifarStudy {
         (cell.trained_images() / 1000.0).ceil().max(1.0) as u64
     }
 
-    fn context(&self, plan: &Plan, env: &Env) -> Result<Context> {
-        let set = env.data.as_ref().ok_or_else(|| {
-            StudyError::DataUnavailable(format!("{} needs CIFAR-10", self.network.study()))
-        })?;
-        if let Some(cell) = plan.cells.first()
-            && cell.setting.data_sha256 != set.sha256
-        {
-            return Err(StudyError::DataMismatch {
-                found: set.description.clone(),
-                found_sha256: set.sha256.clone(),
-                planned_sha256: cell.setting.data_sha256.clone(),
-            });
-        }
+    fn context(&self, _plan: &Plan, env: &Env) -> Result<Context> {
+        let set = crate::data::required(env.data.as_deref(), self.name())?;
         Ok(Context::new(set.data.clone(), env.device.clone()))
+    }
+
+    fn planned_data(&self, plan: &Plan) -> Option<String> {
+        plan.cells.first().map(|c| c.setting.data_sha256.clone())
     }
 
     fn estimate(&self, _plan: &Plan, ctx: &Context, pending: &[&CellSpec]) -> Result<Estimate> {
         let Some(first) = pending.first() else {
             return Ok(Estimate::default());
         };
-        let costs = calibrate(first, ctx)?;
+        let costs = calibrate(
+            &first.model(),
+            &first.train_config(),
+            first.eval_attack().as_ref(),
+            &ctx.data,
+            &ctx.device,
+        )?;
         let seconds: f64 = pending.iter().map(|c| estimate_seconds(c, &costs)).sum();
         Ok(Estimate {
-            seconds: ESTIMATE_MARGIN * seconds,
+            seconds,
             detail: format!(
                 "on {} (measured: {})",
                 dupstudy_cnn::device::describe(&ctx.device),

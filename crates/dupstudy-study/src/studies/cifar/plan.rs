@@ -9,8 +9,8 @@ use super::{CELL_VERSION, CellSpec, FAVOURED_CLASSES, Network, Plan, Setting, Va
 use crate::error::{Result, StudyError};
 use crate::profile::{Profile, Request};
 use crate::seeding;
-use crate::store::config_hash;
-use crate::studies::Tagged;
+use crate::store::cell_id;
+use crate::studies::cnn::check_training;
 
 /// A profile's defaults for one CIFAR study.
 pub(super) struct Defaults {
@@ -336,16 +336,8 @@ fn check_series(s: &Setting, series: &[(Variant, Vec<f64>, u64)], train_size: us
             format!("must lie in 1..={train_size}, got {}", s.base_images),
         ));
     }
-    if s.epochs == 0 {
-        return Err(StudyError::invalid("--epochs", "must be at least 1"));
-    }
-    if s.batch_size == 0 {
-        return Err(StudyError::invalid("batch size", "must be at least 1"));
-    }
-    for (variant, d_rates, seeds) in series {
-        if *seeds == 0 {
-            return Err(StudyError::invalid("--seeds", "must be at least 1"));
-        }
+    check_training(s.epochs, s.batch_size)?;
+    for (variant, d_rates, _) in series {
         for &d in d_rates {
             check_d_rate(*variant, d, s, train_size)?;
         }
@@ -419,14 +411,12 @@ impl CellSpec {
     /// # Errors
     /// Serialization.
     pub fn id(&self) -> Result<String> {
-        let study = self.setting.network.study();
-        let hash = config_hash(&Tagged { study, spec: self })?;
-        Ok(format!(
-            "{study}-{}-d{}-s{}-{hash}",
-            self.variant.label(),
-            self.d_rate,
-            self.seed
-        ))
+        cell_id(self.setting.network.study(), &self.label(), self)
+    }
+
+    /// `<variant>-d<rate>-s<seed>`, the readable middle of the id.
+    pub fn label(&self) -> String {
+        format!("{}-d{}-s{}", self.variant.label(), self.d_rate, self.seed)
     }
 
     pub(super) fn model(&self) -> ModelConfig {

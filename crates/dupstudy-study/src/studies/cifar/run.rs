@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dupstudy_cifar::{Cifar10, N_CLASSES, SplitName};
-use dupstudy_cnn::{Trainer, confusion, predict};
+use dupstudy_cnn::{Trainer, confusion};
 use dupstudy_dup::{Duplication, DuplicationParams, Replacement};
 use dupstudy_metrics::ConfusionMatrix;
 use rand::seq::SliceRandom;
@@ -14,7 +14,8 @@ use super::{CellResult, CellSpec, Context, Variant};
 use crate::error::{Result, StudyError};
 use crate::progress::Progress;
 use crate::seeding;
-use crate::studies::training::train_with_checkpoints;
+use crate::studies::cnn::train::train_with_checkpoints;
+use crate::studies::cnn::{evaluated, predicted};
 use crate::study::{CellIo, Computed};
 
 /// The base, the training list and the duplicates per class of a cell.
@@ -153,31 +154,13 @@ fn evaluate(
     let model = trainer.model();
     let device = &ctx.device;
     let test = Arc::new((0..spec.setting.test_images.min(data.test().len())).collect::<Vec<_>>());
-    let batch = 500;
-    let test_pred = predict(
-        model,
-        data,
-        SplitName::Test,
-        test.clone(),
-        batch,
-        device,
-        None,
-    )?;
-    let test_confusion = confusion(&test, data.test().labels(), &test_pred)?;
+    let test_confusion = evaluated(model, data, SplitName::Test, &test, device, None)?;
     // Predict each distinct training image once; the list's accuracy weights repeats.
     let mut unique: Vec<usize> = list.to_vec();
     unique.sort_unstable();
     unique.dedup();
     let unique = Arc::new(unique);
-    let unique_pred = predict(
-        model,
-        data,
-        SplitName::Train,
-        unique.clone(),
-        batch,
-        device,
-        None,
-    )?;
+    let unique_pred = predicted(model, data, SplitName::Train, &unique, device, None)?;
     let lookup = |i: usize| -> u8 {
         unique
             .binary_search(&i)
@@ -195,16 +178,14 @@ fn evaluate(
                 (0..spec.setting.robust_test_images.min(data.test().len())).collect::<Vec<_>>(),
             );
             let seed = seeding::cifar_eval_attack(spec.seed);
-            let pred = predict(
+            Some(evaluated(
                 model,
                 data,
                 SplitName::Test,
-                robust_idx.clone(),
-                batch,
+                &robust_idx,
                 device,
                 Some((&attack, seed)),
-            )?;
-            Some(confusion(&robust_idx, data.test().labels(), &pred)?)
+            )?)
         }
         None => None,
     };

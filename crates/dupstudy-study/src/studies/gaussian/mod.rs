@@ -15,7 +15,6 @@ use dupstudy_svm::{Gamma, Svm};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::ESTIMATE_MARGIN;
 use crate::claims::ClaimSpec;
 use crate::data::DataSet;
 use crate::error::{Result, StudyError};
@@ -201,8 +200,8 @@ impl Study for GaussianStudy {
         plan.cells()
     }
 
-    fn cell_id(&self, cell: &CellSpec) -> Result<String> {
-        cell.id()
+    fn cell_label(&self, cell: &CellSpec) -> String {
+        cell.label()
     }
 
     fn parallel_cells(&self) -> bool {
@@ -230,7 +229,7 @@ impl Study for GaussianStudy {
             .try_for_each(|cell| run_cell(cell, ctx).map(drop))?;
         let per_cell = start.elapsed().as_secs_f64() / probes.len().max(1) as f64;
         Ok(Estimate {
-            seconds: ESTIMATE_MARGIN * (1.0 + AGGREGATION_SHARE) * per_cell * pending.len() as f64,
+            seconds: (1.0 + AGGREGATION_SHARE) * per_cell * pending.len() as f64,
             detail: format!(
                 "{:.2} ms per slowest cell on {} threads",
                 1000.0 * per_cell,
@@ -326,7 +325,7 @@ mod tests {
 
     #[test]
     fn invalid_plans_name_the_flag() {
-        let flag = |plan: Plan| match plan.validate() {
+        let flag = |plan: Plan| match plan.check() {
             Err(StudyError::InvalidParameter { flag, .. }) => flag,
             other => panic!("{other:?}"),
         };

@@ -9,8 +9,7 @@ use super::{CELL_VERSION, CellSpec, Context, NAME, Plan, Policy, Setting};
 use crate::error::{Result, StudyError};
 use crate::profile::{PolicyName, Profile, Request};
 use crate::seeding;
-use crate::store::config_hash;
-use crate::studies::Tagged;
+use crate::store::cell_id;
 
 impl Plan {
     /// The plan of a profile, with the flags' overrides, validated.
@@ -59,7 +58,7 @@ impl Plan {
             d_rates,
             policies,
         };
-        plan.validate()?;
+        plan.check()?;
         Ok(plan)
     }
 
@@ -67,10 +66,7 @@ impl Plan {
     ///
     /// # Errors
     /// [`StudyError::InvalidParameter`].
-    pub fn validate(&self) -> Result<()> {
-        if self.seeds == 0 {
-            return Err(StudyError::invalid("--seeds", "must be at least 1"));
-        }
+    pub fn check(&self) -> Result<()> {
         if self.d_rates.is_empty() {
             return Err(StudyError::invalid(
                 "--d-rates",
@@ -191,16 +187,14 @@ impl CellSpec {
     /// # Errors
     /// Serialization.
     pub fn id(&self) -> Result<String> {
+        cell_id(NAME, &self.label(), self)
+    }
+
+    /// `<policy|original>-d<rate>-s<seed>`, the readable middle of the id.
+    pub fn label(&self) -> String {
         let policy = self
             .policy
             .map_or_else(|| "original".to_string(), |p| p.label());
-        let hash = config_hash(&Tagged {
-            study: NAME,
-            spec: self,
-        })?;
-        Ok(format!(
-            "{NAME}-{policy}-d{}-s{}-{hash}",
-            self.d_rate, self.seed
-        ))
+        format!("{policy}-d{}-s{}", self.d_rate, self.seed)
     }
 }

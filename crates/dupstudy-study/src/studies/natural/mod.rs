@@ -20,18 +20,18 @@ use std::sync::Arc;
 use candle_core::Device;
 use dupstudy_audit::AuditParams;
 use dupstudy_cifar::Cifar10;
-use dupstudy_cnn::{EpochStats, TrainConfig};
+use dupstudy_cnn::{EpochStats, ModelConfig, TrainConfig};
 use dupstudy_metrics::ConfusionMatrix;
 use serde::{Deserialize, Serialize};
 
-use super::{ESTIMATE_MARGIN, Tagged, cifar};
 use crate::claims::ClaimSpec;
 use crate::data::DataSet;
-use crate::error::{Result, StudyError};
+use crate::error::Result;
 use crate::profile::{Env, Request};
 use crate::report::human_duration;
 use crate::seeding;
-use crate::store::{CellRecord, config_hash};
+use crate::store::{CellRecord, cell_id};
+use crate::studies::cnn::calibrate;
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
 
 mod claims;
@@ -45,7 +45,6 @@ pub use claims::{CLAIMS, MIN_TWINS};
 pub use partition::{Partition, PartitionKey, audit_dir, partition};
 
 pub use run::run_cell;
-use run::timing_cell;
 use summary::summarize;
 
 /// The study's name.
@@ -54,8 +53,6 @@ pub const NAME: &str = "cifar-natural";
 const CELL_VERSION: u32 = 1;
 /// The audit's folder inside the study's folder.
 pub const AUDIT_DIR: &str = "audit";
-/// Images predicted per batch.
-const EVAL_BATCH: usize = 500;
 
 /// The natural-duplicates study (one entry of the registry).
 #[derive(Debug, Clone, Copy, Default)]
@@ -142,11 +139,12 @@ impl CellSpec {
     /// # Errors
     /// Serialization.
     pub fn id(&self) -> Result<String> {
-        let hash = config_hash(&Tagged {
-            study: NAME,
-            spec: self,
-        })?;
-        Ok(format!("{NAME}-{}-s{}-{hash}", self.arm.label(), self.seed))
+        cell_id(NAME, &self.label(), self)
+    }
+
+    /// `<arm>-s<seed>`, the readable middle of the id.
+    pub fn label(&self) -> String {
+        format!("{}-s{}", self.arm.label(), self.seed)
     }
 
     fn train_config(&self) -> TrainConfig {
@@ -229,8 +227,7 @@ impl Study for NaturalStudy {
     }
 
     fn plan(&self, request: &Request, data: Option<&DataSet>) -> Result<Plan> {
-        let data =
-            data.ok_or_else(|| StudyError::DataUnavailable(format!("{NAME} needs CIFAR-10")))?;
+        let data = crate::data::required(data, NAME)?;
         Plan::from_request(
             request,
             (data.data.train().len(), data.data.test().len()),
@@ -250,8 +247,8 @@ impl Study for NaturalStudy {
         plan.cells()
     }
 
-    fn cell_id(&self, cell: &CellSpec) -> Result<String> {
-        cell.id()
+    fn cell_label(&self, cell: &CellSpec) -> String {
+        cell.label()
     }
 
     fn parallel_cells(&self) -> bool {
@@ -265,17 +262,7 @@ impl Study for NaturalStudy {
     }
 
     fn context(&self, plan: &Plan, env: &Env) -> Result<Context> {
-        let set = env
-            .data
-            .as_ref()
-            .ok_or_else(|| StudyError::DataUnavailable(format!("{NAME} needs CIFAR-10")))?;
-        if plan.setting.data_sha256 != set.sha256 {
-            return Err(StudyError::DataMismatch {
-                found: set.description.clone(),
-                found_sha256: set.sha256.clone(),
-                planned_sha256: plan.setting.data_sha256.clone(),
-            });
-        }
+        let set = crate::data::required(env.data.as_deref(), NAME)?;
         let partition = partition(plan, &set.data, &audit_dir(&env.out), env.progress.as_ref())?;
         Ok(Context::new(
             set.data.clone(),
@@ -284,13 +271,21 @@ impl Study for NaturalStudy {
         ))
     }
 
-    fn estimate(&self, plan: &Plan, ctx: &Context, pending: &[&CellSpec]) -> Result<Estimate> {
+    fn planned_data(&self, plan: &Plan) -> Option<String> {
+        Some(plan.setting.data_sha256.clone())
+    }
+
+    fn estimate(&self, _plan: &Plan, ctx: &Context, pending: &[&CellSpec]) -> Result<Estimate> {
         if pending.is_empty() {
             return Ok(Estimate::default());
         }
-        let costs = cifar::calibrate(
-            &timing_cell(&plan.setting),
-            &cifar::Context::new(ctx.data.clone(), ctx.device.clone()),
+        // Timed as the first pending cell trains (every arm trains the same network).
+        let costs = calibrate(
+            &ModelConfig::standard(),
+            &pending[0].train_config(),
+            None,
+            &ctx.data,
+            &ctx.device,
         )?;
         let p = &ctx.partition;
         let seconds: f64 = pending
@@ -305,7 +300,7 @@ impl Study for NaturalStudy {
             })
             .sum();
         Ok(Estimate {
-            seconds: ESTIMATE_MARGIN * seconds,
+            seconds,
             detail: format!(
                 "on {} (measured: {}; the audit took {})",
                 dupstudy_cnn::device::describe(&ctx.device),

@@ -6,6 +6,7 @@ use super::partition::PartitionKey;
 use super::{Arm, CELL_VERSION, CellSpec, NAME, Plan, Setting};
 use crate::error::{Result, StudyError};
 use crate::profile::{Profile, Request};
+use crate::studies::cnn::check_training;
 
 /// A profile's defaults: `(train pool, test pool, epochs, batch, seeds)`.
 pub(super) fn defaults(profile: Profile) -> (usize, usize, u64, usize, u64) {
@@ -74,15 +75,7 @@ impl Plan {
                 format!("must lie in 1..={test_size}, got {}", s.test_pool),
             ));
         }
-        if s.epochs == 0 {
-            return Err(StudyError::invalid("--epochs", "must be at least 1"));
-        }
-        if s.batch_size == 0 {
-            return Err(StudyError::invalid("batch size", "must be at least 1"));
-        }
-        if self.seeds == 0 {
-            return Err(StudyError::invalid("--seeds", "must be at least 1"));
-        }
+        check_training(s.epochs, s.batch_size)?;
         s.audit
             .check()
             .map_err(|e| StudyError::invalid("audit parameters", e.to_string()))

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dupstudy_cifar::SplitName;
-use dupstudy_cnn::{ModelConfig, Trainer, confusion, predict};
+use dupstudy_cnn::{ModelConfig, Trainer, confusion};
 use dupstudy_metrics::ConfusionMatrix;
 
-use super::{CellResult, CellSpec, Context, EVAL_BATCH, Setting};
+use super::{CellResult, CellSpec, Context};
 use crate::error::{Result, StudyError};
-use crate::studies::cifar;
-use crate::studies::training::train_with_checkpoints;
+use crate::studies::cnn::predicted;
+use crate::studies::cnn::train::train_with_checkpoints;
 use crate::study::{CellIo, Computed};
 
 /// Runs one cell (resuming from its checkpoint). With `epoch_budget`, stops with
@@ -54,12 +54,11 @@ pub fn run_cell(
     )?;
     io.progress.message("evaluating");
     let test: Vec<usize> = (0..spec.setting.test_pool).collect();
-    let predicted = predict(
+    let predicted = predicted(
         trainer.model(),
         &ctx.data,
         SplitName::Test,
-        Arc::new(test.clone()),
-        EVAL_BATCH,
+        &Arc::new(test.clone()),
         &ctx.device,
         None,
     )?;
@@ -94,26 +93,4 @@ pub fn run_cell(
         seconds: trained.seconds_before + start.elapsed().as_secs_f64(),
         device: Some(dupstudy_cnn::device::describe(&ctx.device)),
     })
-}
-
-/// A cell of the standard CIFAR study with this setting's network, optimizer, batch and
-/// pool, for timing with [`cifar::calibrate`].
-pub(super) fn timing_cell(s: &Setting) -> cifar::CellSpec {
-    cifar::CellSpec {
-        variant: cifar::Variant::Uniform,
-        d_rate: 0.0,
-        seed: 0,
-        setting: cifar::Setting {
-            network: cifar::Network::Standard,
-            base_images: s.train_pool,
-            test_images: s.test_pool,
-            robust_test_images: 0,
-            epochs: s.epochs,
-            batch_size: s.batch_size,
-            train_attack: None,
-            eval_attack: None,
-            data_sha256: s.data_sha256.clone(),
-        },
-        version: 0,
-    }
 }

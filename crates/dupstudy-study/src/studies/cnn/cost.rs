@@ -1,4 +1,5 @@
-//! Calibrated costs and time estimates.
+//! The measured costs of a CIFAR network's work, for time estimates: timed through the
+//! same training and evaluation code a cell runs.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,8 +7,9 @@ use std::time::Instant;
 use dupstudy_cifar::{Cifar10, SplitName};
 use dupstudy_cnn::{PgdConfig, Trainer, predict};
 
-use super::{CellSpec, Context, Variant};
 use crate::error::Result;
+use candle_core::Device;
+use dupstudy_cnn::{ModelConfig, TrainConfig};
 
 /// Measured costs of one network's work in seconds per image, for time estimates.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,26 +53,30 @@ impl Costs {
     }
 }
 
-/// Times `spec`'s network through the same training and evaluation code a cell runs, on
+/// Times a network (`network`, trained with `full_config`, evaluated under `eval_attack`) through the same training and evaluation code a cell runs, on
 /// the first images of the data: each part once to warm up, then repeated until it has run
 /// for a set time (two seconds of training), so that a short burst of a fast clock or a
 /// quiet moment on a shared machine does not set the estimate.
 ///
 /// # Errors
 /// Model, data and tensor errors.
-pub fn calibrate(spec: &CellSpec, ctx: &Context) -> Result<Costs> {
+pub fn calibrate(
+    network: &ModelConfig,
+    full_config: &TrainConfig,
+    eval_attack: Option<&PgdConfig>,
+    data: &Arc<Cifar10>,
+    device: &Device,
+) -> Result<Costs> {
     const TRAIN_BATCHES: usize = 24;
     const PROBE_STEPS: usize = 3;
     const TRAIN_SECONDS: f64 = 2.0;
     const EVAL_SECONDS: f64 = 0.5;
     const ATTACK_SECONDS: f64 = 1.0;
     const ADVERSARIAL_SECONDS: f64 = 2.0;
-    let (data, device) = (&ctx.data, &ctx.device);
-    let full_config = spec.train_config();
     let mut config = full_config.clone();
     config.adversarial = None;
     let batch = config.batch_size;
-    let mut trainer = Trainer::new(&spec.model(), config, device)?;
+    let mut trainer = Trainer::new(network, config, device)?;
     let train = seconds_per_training_image(&mut trainer, data, TRAIN_BATCHES, 2, TRAIN_SECONDS)?;
     let model = trainer.model();
     let m = (4 * batch).min(data.test().len());
@@ -89,7 +95,7 @@ pub fn calibrate(spec: &CellSpec, ctx: &Context) -> Result<Costs> {
     };
     run_predict(None)?;
     let eval = seconds_per_item(EVAL_SECONDS, m, || run_predict(None))?;
-    let attack_step = if spec.eval_attack().is_none() && full_config.adversarial.is_none() {
+    let attack_step = if eval_attack.is_none() && full_config.adversarial.is_none() {
         0.0
     } else {
         let probe = PgdConfig {
@@ -102,7 +108,7 @@ pub fn calibrate(spec: &CellSpec, ctx: &Context) -> Result<Costs> {
     let adversarial_train = match &full_config.adversarial {
         None => None,
         Some(attack) => {
-            let mut trainer = Trainer::new(&spec.model(), full_config.clone(), device)?;
+            let mut trainer = Trainer::new(network, full_config.clone(), device)?;
             let cost = seconds_per_training_image(&mut trainer, data, 4, 1, ADVERSARIAL_SECONDS)?;
             Some((attack.steps, cost))
         }
@@ -149,31 +155,4 @@ pub(super) fn seconds_per_item(
         calls += 1;
     }
     Ok(start.elapsed().as_secs_f64() / (calls * items_per_call).max(1) as f64)
-}
-
-/// Estimated seconds of one cell from its network's measured `costs` (no margin).
-pub fn estimate_seconds(spec: &CellSpec, costs: &Costs) -> f64 {
-    let s = &spec.setting;
-    let train_steps = spec.train_config().adversarial.map_or(0, |a| a.steps);
-    let eval_steps = spec.eval_attack().map_or(0, |a| a.steps);
-    let train_per_image = match costs.adversarial_train {
-        Some((timed_steps, cost)) if train_steps > 0 => {
-            (cost + (train_steps as f64 - timed_steps as f64) * costs.attack_step).max(costs.train)
-        }
-        _ => costs.train + train_steps as f64 * costs.attack_step,
-    };
-    let fresh = if spec.variant == Variant::FreshData {
-        s.base_images as f64 * spec.d_rate / 100.0
-    } else {
-        0.0
-    };
-    let eval = (s.test_images + s.base_images) as f64 + fresh;
-    let attacked = if spec.eval_attack().is_some() {
-        s.robust_test_images as f64
-    } else {
-        0.0
-    };
-    spec.trained_images() * train_per_image
-        + eval * costs.eval
-        + attacked * (costs.eval + eval_steps as f64 * costs.attack_step)
 }
