@@ -15,6 +15,11 @@ pub trait Progress: Send + Sync {
         let _ = label;
         Box::new(Silent)
     }
+    /// A training cell finished epoch `epoch` (counted from 1) of `of` in this call, after
+    /// its statistics were saved in the checkpoint.
+    fn epoch_done(&self, epoch: u64, of: u64) {
+        let _ = (epoch, of);
+    }
     /// The work is done; a child bar disappears.
     fn finish(&self) {}
     /// A line for the user (e.g. `computed <id>`): binaries print it above the bars.

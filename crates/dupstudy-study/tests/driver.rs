@@ -46,7 +46,7 @@ fn io<'a>(checkpoint: &'a std::path::Path, progress: &'a dyn Progress) -> CellIo
     }
 }
 
-/// Counts the epochs a cell trains (the cell reports each finished one with its speed).
+/// Counts the epochs a cell trains (the cell reports each finished one).
 #[derive(Default)]
 struct EpochCounter(AtomicUsize);
 
@@ -54,10 +54,9 @@ impl Progress for EpochCounter {
     fn set_length(&self, _: u64) {}
     fn set_position(&self, _: u64) {}
     fn inc(&self, _: u64) {}
-    fn message(&self, msg: &str) {
-        if msg.starts_with("epoch ") && msg.ends_with("images/s") {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
+    fn message(&self, _: &str) {}
+    fn epoch_done(&self, _: u64, _: u64) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -252,5 +251,39 @@ fn the_registry_names_every_study() {
     match dupstudy_study::find_study("cifar") {
         Err(StudyError::UnknownStudy { known, .. }) => assert!(known.contains("cifar-standard")),
         other => panic!("{:?}", other.map(|s| s.name())),
+    }
+}
+
+#[test]
+fn the_driver_checks_what_every_study_shares() {
+    use dupstudy_study::{Overrides, Profile, Request};
+    let request = Request {
+        profile: Profile::Smoke,
+        overrides: Overrides {
+            seeds: Some(0),
+            ..Overrides::default()
+        },
+    };
+    for study in dupstudy_study::registry() {
+        match study.plan(&request, None) {
+            Err(StudyError::InvalidParameter { flag, .. }) => assert_eq!(flag, "--seeds"),
+            other => panic!("{}: {:?}", study.name(), other.map(|_| ())),
+        }
+    }
+    let request = Request {
+        profile: Profile::Smoke,
+        overrides: Overrides::default(),
+    };
+    for study in dupstudy_study::registry() {
+        let planned = study.plan(&request, None);
+        if study.needs_cifar() {
+            assert!(
+                matches!(planned, Err(StudyError::DataUnavailable(ref what)) if what.contains(study.name())),
+                "{}",
+                study.name()
+            );
+        } else {
+            assert!(planned.is_ok(), "{}", study.name());
+        }
     }
 }

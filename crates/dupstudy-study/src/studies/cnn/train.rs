@@ -85,6 +85,7 @@ pub(crate) fn train_with_checkpoints(
         ));
         stats.push(epoch_stats);
         epoch += 1;
+        let finished = epoch;
         trained_here += 1;
         let extra = CheckpointExtra {
             epochs: stats.clone(),
@@ -98,6 +99,7 @@ pub(crate) fn train_with_checkpoints(
                 source,
             })?,
         )?;
+        bar.epoch_done(finished, total_epochs);
     }
     Ok(Trained {
         epochs: stats,

@@ -330,9 +330,6 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let mut plan = tiny_plan();
-        plan.seeds = 0;
-        assert_eq!(flag(plan), "--seeds");
-        let mut plan = tiny_plan();
         plan.d_rates = vec![-5.0];
         assert_eq!(flag(plan), "--d-rates");
         let mut plan = tiny_plan();
