@@ -3,10 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use dupstudy_dup::Replacement;
-use dupstudy_study::profile::PolicyName;
+use dupstudy_study::studies::StudyFlags;
 use dupstudy_study::{Overrides, Profile};
-use dupstudy_svm::Gamma;
 
 /// The dupstudy orchestrator.
 #[derive(Debug, Parser)]
@@ -108,37 +106,12 @@ pub struct ReproduceArgs {
     /// D-rates in percent, comma-separated (e.g. 0,10,20).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub d_rates: Option<Vec<f64>>,
-    /// Gaussian study: duplication policies, uniform and/or weighted (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub policy: Option<Vec<PolicyName>>,
-    /// Gaussian study: probability of drawing class +1 under the weighted policy; one
-    /// weighted setting per value (paper text 0.7, published code 0.8).
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    pub weighted_p_plus: Option<Vec<f64>>,
-    /// Gaussian study: held-out test points per class.
-    #[arg(long)]
-    pub test_per_class: Option<usize>,
-    /// Gaussian study: original training points per class.
-    #[arg(long)]
-    pub train_per_class: Option<usize>,
-    /// Gaussian study: draw duplicates `with` or `without` replacement.
-    #[arg(long)]
-    pub replacement: Option<Replacement>,
-    /// Gaussian study: SVM box constraint C (> 0).
-    #[arg(long, allow_hyphen_values = true)]
-    pub c: Option<f64>,
-    /// Gaussian study: RBF width, `auto` (1/d, the paper's code), `scale`, or a number > 0.
-    #[arg(long, allow_hyphen_values = true)]
-    pub gamma: Option<Gamma>,
+    /// Each study's own flags.
+    #[command(flatten)]
+    pub study_flags: StudyFlags,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// CIFAR studies: epochs per training run.
-    #[arg(long)]
-    pub epochs: Option<u64>,
-    /// CIFAR studies: training images in the base set (a seeded random subset).
-    #[arg(long)]
-    pub train_subset: Option<usize>,
     /// CIFAR-10 folder or archive (default: $CIFAR10_DIR, then data/cifar-10-batches-bin).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -157,15 +130,7 @@ impl ReproduceArgs {
         Overrides {
             seeds: self.seeds,
             d_rates: self.d_rates.clone(),
-            policy: self.policy.clone(),
-            weighted_p_plus: self.weighted_p_plus.clone(),
-            test_per_class: self.test_per_class,
-            train_per_class: self.train_per_class,
-            replacement: self.replacement,
-            c: self.c,
-            gamma: self.gamma,
-            epochs: self.epochs,
-            train_subset: self.train_subset,
+            study: self.study_flags.clone(),
         }
     }
 }

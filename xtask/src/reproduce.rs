@@ -17,17 +17,18 @@ use indicatif::MultiProgress;
 use crate::bars::Bar;
 use crate::flags::{ReportArgs, ReproduceArgs, RunCellArgs};
 
-/// The studies an invocation selects, in registry order: those `--study` names, else the
-/// profile's own, else every study.
+/// The studies an invocation selects, in registry order: those `--study` names, else those
+/// that run under the profile.
 fn selected(names: &[String], profile: Profile) -> Vec<Box<dyn AnyStudy>> {
-    let wanted = |name: &str| match (names.is_empty(), profile.default_studies()) {
-        (false, _) => names.iter().any(|n| n == name),
-        (true, Some(defaults)) => defaults.contains(&name),
-        (true, None) => true,
-    };
     dupstudy_study::registry()
         .into_iter()
-        .filter(|s| wanted(s.name()))
+        .filter(|s| {
+            if names.is_empty() {
+                s.in_profile(profile)
+            } else {
+                names.iter().any(|n| n == s.name())
+            }
+        })
         .collect()
 }
 
@@ -166,7 +167,7 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
         },
         crates: manifest::crate_versions(root),
         configuration: serde_json::to_value(&plans)?,
-        data: data_json(data.as_deref()),
+        data: data_json(&plans, data.as_deref()),
     };
     write_json_atomic(&out.join("manifest.json"), &manifest)?;
 
@@ -190,11 +191,24 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn data_json(data: Option<&DataSet>) -> serde_json::Value {
-    serde_json::json!({
-        "gaussian": "synthetic, drawn from seeded streams",
+/// The data of a run: CIFAR-10's copy, and each planned study's note on its own data.
+fn data_json(plans: &Plans, data: Option<&DataSet>) -> serde_json::Value {
+    let mut json = serde_json::json!({
         "cifar10": data.map(|d| serde_json::json!({"description": d.description, "content_sha256": d.sha256})),
-    })
+    });
+    for (name, note) in data_notes(plans) {
+        json[name] = note.into();
+    }
+    json
+}
+
+/// `(study, note)` of each planned study that says what data it uses.
+fn data_notes(plans: &Plans) -> Vec<(&'static str, &'static str)> {
+    dupstudy_study::registry()
+        .into_iter()
+        .filter(|s| plans.studies.iter().any(|(name, _)| name == s.name()))
+        .filter_map(|s| s.data_note().map(|note| (s.name(), note)))
+        .collect()
 }
 
 /// Summarizes every planned study from its stored cells, draws the figures and writes
@@ -219,12 +233,9 @@ fn render(
         ),
         wall_seconds: manifest.wall_seconds,
         estimated_seconds: manifest.wall_seconds.map(|_| manifest.estimated_seconds),
-        data: plans
-            .studies
-            .iter()
-            .any(|(name, _)| name == "gaussian")
-            .then(|| "Gaussian study: synthetic data from seeded streams".to_string())
+        data: data_notes(plans)
             .into_iter()
+            .map(|(_, note)| note.to_string())
             .collect(),
         notes: note
             .into_iter()

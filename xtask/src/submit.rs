@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use dupstudy_dup::Replacement;
-use dupstudy_study::profile::PolicyName;
 use dupstudy_study::store::{write_atomic, write_json_atomic};
-use dupstudy_svm::Gamma;
 
 use crate::flags::{ReproduceArgs, SubmitArgs};
 use crate::reproduce;
@@ -177,51 +174,9 @@ impl ReproduceArgs {
         if let Some(d) = &self.d_rates {
             out.extend(["--d-rates".into(), list(d)]);
         }
-        if let Some(p) = &self.policy {
-            let names: Vec<&str> = p
-                .iter()
-                .map(|p| match p {
-                    PolicyName::Uniform => "uniform",
-                    PolicyName::Weighted => "weighted",
-                })
-                .collect();
-            out.extend(["--policy".into(), names.join(",")]);
-        }
-        if let Some(p) = &self.weighted_p_plus {
-            out.extend(["--weighted-p-plus".into(), list(p)]);
-        }
-        if let Some(n) = self.test_per_class {
-            out.extend(["--test-per-class".into(), n.to_string()]);
-        }
-        if let Some(n) = self.train_per_class {
-            out.extend(["--train-per-class".into(), n.to_string()]);
-        }
-        if let Some(r) = self.replacement {
-            let r = match r {
-                Replacement::With => "with",
-                Replacement::Without => "without",
-            };
-            out.extend(["--replacement".into(), r.to_string()]);
-        }
-        if let Some(c) = self.c {
-            out.extend(["--c".into(), c.to_string()]);
-        }
-        if let Some(g) = self.gamma {
-            let g = match g {
-                Gamma::Auto => "auto".to_string(),
-                Gamma::Scale => "scale".to_string(),
-                Gamma::Value(v) => v.to_string(),
-            };
-            out.extend(["--gamma".into(), g]);
-        }
+        out.extend(self.study_flags.to_args());
         if let Some(j) = self.jobs {
             out.extend(["--jobs".into(), j.to_string()]);
-        }
-        if let Some(e) = self.epochs {
-            out.extend(["--epochs".into(), e.to_string()]);
-        }
-        if let Some(t) = self.train_subset {
-            out.extend(["--train-subset".into(), t.to_string()]);
         }
         if let Some(d) = &self.data_dir {
             let d = absolute(d).unwrap_or_else(|_| d.clone());

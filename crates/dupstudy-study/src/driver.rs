@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::data::DataSet;
 use crate::error::{Result, StudyError};
-use crate::profile::{Env, Request};
+use crate::profile::{Env, Profile, Request};
 use crate::progress::Progress;
 use crate::store::{CellRecord, CellStore, write_atomic};
 use crate::study::{CellIo, Estimate, Study, StudySummary};
@@ -180,6 +180,10 @@ pub trait AnyStudy: Sync {
     fn name(&self) -> &'static str;
     /// [`Study::title`].
     fn title(&self) -> &'static str;
+    /// [`Study::in_profile`].
+    fn in_profile(&self, profile: Profile) -> bool;
+    /// [`Study::data_note`].
+    fn data_note(&self) -> Option<&'static str>;
     /// [`Study::needs_cifar`].
     fn needs_cifar(&self) -> bool;
     /// The plan, as JSON.
@@ -253,6 +257,12 @@ impl<S: Study> AnyStudy for S {
     }
     fn title(&self) -> &'static str {
         Study::title(self)
+    }
+    fn in_profile(&self, profile: Profile) -> bool {
+        Study::in_profile(self, profile)
+    }
+    fn data_note(&self) -> Option<&'static str> {
+        Study::data_note(self)
     }
     fn needs_cifar(&self) -> bool {
         Study::needs_cifar(self)

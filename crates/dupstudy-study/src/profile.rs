@@ -3,9 +3,6 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use dupstudy_dup::Replacement;
-use dupstudy_svm::Gamma;
-
 /// A named set of defaults for every study.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -53,13 +50,14 @@ impl Profile {
         }
     }
 
-    /// The studies this profile runs when `--study` names none (`None`: every study).
-    pub fn default_studies(self) -> Option<&'static [&'static str]> {
-        match self {
-            Profile::PaperStandard => Some(&["cifar-standard"]),
-            Profile::PaperAdversarial => Some(&["cifar-adversarial"]),
-            _ => None,
-        }
+    /// Whether every study runs under this profile when `--study` names none (the
+    /// single-study profiles run only the study that [claims](crate::Study::in_profile)
+    /// them).
+    pub fn runs_every_study(self) -> bool {
+        matches!(
+            self,
+            Profile::Smoke | Profile::Quick | Profile::Paper | Profile::Full
+        )
     }
 }
 
@@ -77,52 +75,16 @@ impl FromStr for Profile {
     }
 }
 
-/// A Gaussian duplication policy as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyName {
-    /// Every point equally likely.
-    Uniform,
-    /// Class +1 favoured, once per value of `--weighted-p-plus`.
-    Weighted,
-}
-
-impl FromStr for PolicyName {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "uniform" => Ok(PolicyName::Uniform),
-            "weighted" => Ok(PolicyName::Weighted),
-            other => Err(format!("expected uniform or weighted, got `{other}`")),
-        }
-    }
-}
-
-/// The flags that override a profile's defaults (`None`: the profile's value).
+/// The flags that override a profile's defaults (`None`: the profile's value): the ones
+/// every study reads, and each study's own.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
     /// Seeds per cell.
     pub seeds: Option<u64>,
     /// D-rates in percent.
     pub d_rates: Option<Vec<f64>>,
-    /// Gaussian: duplication policies.
-    pub policy: Option<Vec<PolicyName>>,
-    /// Gaussian: probabilities of drawing class +1 under the weighted policy.
-    pub weighted_p_plus: Option<Vec<f64>>,
-    /// Gaussian: held-out test points per class.
-    pub test_per_class: Option<usize>,
-    /// Gaussian: original training points per class.
-    pub train_per_class: Option<usize>,
-    /// Gaussian: duplicates drawn with or without replacement.
-    pub replacement: Option<Replacement>,
-    /// Gaussian: SVM box constraint.
-    pub c: Option<f64>,
-    /// Gaussian: RBF width.
-    pub gamma: Option<Gamma>,
-    /// CIFAR: epochs per training run.
-    pub epochs: Option<u64>,
-    /// CIFAR: training images in the base.
-    pub train_subset: Option<usize>,
+    /// Each study's own flags.
+    pub study: crate::studies::StudyFlags,
 }
 
 /// What a study plans from.

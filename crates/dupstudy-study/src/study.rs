@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::claims::{ClaimCheck, ClaimSpec};
 use crate::data::DataSet;
 use crate::error::Result;
-use crate::profile::{Env, Request};
+use crate::profile::{Env, Profile, Request};
 use crate::progress::Progress;
 use crate::report::Section;
 use crate::store::CellRecord;
@@ -75,6 +75,16 @@ pub trait Study: Sync {
     fn name(&self) -> &'static str;
     /// The report section's heading.
     fn title(&self) -> &'static str;
+    /// Whether the study runs under `profile` when `--study` names none: every general
+    /// profile by default; a study claims its own single-study profile here.
+    fn in_profile(&self, profile: Profile) -> bool {
+        profile.runs_every_study()
+    }
+    /// A line on the study's own data for the report's header (e.g. synthetic data), if
+    /// any.
+    fn data_note(&self) -> Option<&'static str> {
+        None
+    }
     /// Whether the study needs CIFAR-10.
     fn needs_cifar(&self) -> bool {
         false

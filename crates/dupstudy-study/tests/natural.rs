@@ -19,6 +19,7 @@ use dupstudy_study::claims::Verdict;
 use dupstudy_study::data::DataSet;
 use dupstudy_study::progress::Silent;
 use dupstudy_study::store::CellRecord;
+use dupstudy_study::studies::StudyFlags;
 use dupstudy_study::studies::natural::{
     self, Arm, CellResult, MIN_TWINS, NaturalStudy, Partition, Plan,
 };
@@ -117,8 +118,13 @@ fn request(seeds: u64) -> Request {
         profile: Profile::Smoke,
         overrides: Overrides {
             seeds: Some(seeds),
-            epochs: Some(1),
-            train_subset: Some(TRAIN),
+            study: StudyFlags {
+                cnn: dupstudy_study::studies::cnn::flags::Flags {
+                    epochs: Some(1),
+                    train_subset: Some(TRAIN),
+                },
+                ..StudyFlags::default()
+            },
             ..Overrides::default()
         },
     }
@@ -301,7 +307,7 @@ fn bad_plans_name_their_flag() {
     let set = data();
     // `--seeds 0` is refused by the driver for every study (tests/driver.rs).
     let mut r = request(1);
-    r.overrides.train_subset = Some(TRAIN + 1);
+    r.overrides.study.cnn.train_subset = Some(TRAIN + 1);
     match Study::plan(&NaturalStudy, &r, Some(&set)) {
         Err(StudyError::InvalidParameter { flag, message }) => {
             assert_eq!(flag, "--train-subset");
@@ -309,8 +315,8 @@ fn bad_plans_name_their_flag() {
         }
         other => panic!("{other:?}"),
     }
-    r.overrides.train_subset = Some(TRAIN);
-    r.overrides.epochs = Some(0);
+    r.overrides.study.cnn.train_subset = Some(TRAIN);
+    r.overrides.study.cnn.epochs = Some(0);
     match Study::plan(&NaturalStudy, &r, Some(&set)) {
         Err(StudyError::InvalidParameter { flag, .. }) => assert_eq!(flag, "--epochs"),
         other => panic!("{other:?}"),

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::claims::ClaimSpec;
 use crate::data::DataSet;
 use crate::error::Result;
-use crate::profile::{Env, Request};
+use crate::profile::{Env, Profile, Request};
 use crate::store::CellRecord;
 use crate::studies::cnn::calibrate;
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
@@ -39,6 +39,7 @@ mod claims;
 mod estimate;
 mod plan;
 mod run;
+mod seeds;
 mod summary;
 
 pub use claims::{CLAIMS, paper_points};
@@ -263,6 +264,15 @@ impl Study for CifarStudy {
             }
             Network::Adversarial => "CIFAR-10, adversarial training (paper Section 4.4, Figure 4)",
         }
+    }
+
+    fn in_profile(&self, profile: Profile) -> bool {
+        profile.runs_every_study()
+            || profile
+                == match self.network {
+                    Network::Standard => Profile::PaperStandard,
+                    Network::Adversarial => Profile::PaperAdversarial,
+                }
     }
 
     fn needs_cifar(&self) -> bool {

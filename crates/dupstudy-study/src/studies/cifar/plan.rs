@@ -5,10 +5,10 @@ use dupstudy_cifar::N_CLASSES;
 use dupstudy_cnn::{ModelConfig, PgdConfig, TrainConfig};
 use dupstudy_dup::{Duplication, DuplicationParams, Replacement};
 
+use super::seeds;
 use super::{CELL_VERSION, CellSpec, FAVOURED_CLASSES, Network, Plan, Setting, Variant};
 use crate::error::{Result, StudyError};
 use crate::profile::{Profile, Request};
-use crate::seeding;
 use crate::store::cell_id;
 use crate::studies::cnn::check_training;
 
@@ -222,10 +222,10 @@ impl Plan {
         };
         let setting = Setting {
             network,
-            base_images: o.train_subset.unwrap_or(d.base),
+            base_images: o.study.cnn.train_subset.unwrap_or(d.base),
             test_images: d.test,
             robust_test_images: d.robust,
-            epochs: o.epochs.unwrap_or(d.epochs),
+            epochs: o.study.cnn.epochs.unwrap_or(d.epochs),
             batch_size: d.batch,
             train_attack: (network == Network::Adversarial).then(|| attack(d.attack_steps)),
             eval_attack: (network == Network::Adversarial).then(|| {
@@ -427,7 +427,7 @@ impl CellSpec {
     }
 
     pub(super) fn train_config(&self) -> TrainConfig {
-        let seed = seeding::cifar_training(self.seed);
+        let seed = seeds::training(self.seed);
         let mut config = match self.setting.network {
             Network::Standard => TrainConfig::paper_standard(seed),
             Network::Adversarial => {

@@ -10,10 +10,10 @@ use dupstudy_metrics::ConfusionMatrix;
 use rand::seq::SliceRandom;
 
 use super::plan::class_weights;
+use super::seeds;
 use super::{CellResult, CellSpec, Context, Variant};
 use crate::error::{Result, StudyError};
 use crate::progress::Progress;
-use crate::seeding;
 use crate::studies::cnn::train::train_with_checkpoints;
 use crate::studies::cnn::{evaluated, predicted};
 use crate::study::{CellIo, Computed};
@@ -25,7 +25,7 @@ pub(super) fn training_list(
 ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
     let train = data.train();
     let mut order: Vec<usize> = (0..train.len()).collect();
-    order.shuffle(&mut seeding::cifar_base(spec.seed));
+    order.shuffle(&mut seeds::base(spec.seed));
     let base_len = spec.setting.base_images.min(order.len());
     let base: Vec<usize> = order[..base_len].to_vec();
     let base_labels: Vec<u8> = base.iter().map(|&i| train.labels()[i]).collect();
@@ -37,7 +37,7 @@ pub(super) fn training_list(
                 .policy(policy)
                 .replacement(replacement)
                 .check()?;
-            let mut rng = seeding::cifar_duplicates(&spec.variant.label(), d, base_len, spec.seed);
+            let mut rng = seeds::duplicates(&spec.variant.label(), d, base_len, spec.seed);
             let draw = sampler.draw(&base_labels, &mut rng)?;
             let mut list = base.clone();
             list.extend(draw.indices.iter().map(|&k| base[k]));
@@ -177,7 +177,7 @@ fn evaluate(
             let robust_idx = Arc::new(
                 (0..spec.setting.robust_test_images.min(data.test().len())).collect::<Vec<_>>(),
             );
-            let seed = seeding::cifar_eval_attack(spec.seed);
+            let seed = seeds::eval_attack(spec.seed);
             Some(evaluated(
                 model,
                 data,

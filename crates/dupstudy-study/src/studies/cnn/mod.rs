@@ -3,6 +3,7 @@
 //! and predicting a split into a confusion matrix.
 
 pub mod cost;
+pub mod flags;
 pub(crate) mod train;
 
 use std::sync::Arc;

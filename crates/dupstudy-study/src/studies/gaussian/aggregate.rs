@@ -5,10 +5,10 @@ use dupstudy_metrics::{BiasVariance, Summary, slopes_over_units};
 use rand::Rng;
 use rayon::prelude::*;
 
+use super::seeds;
 use super::summary::{Evaluation, Metric, Model, PointData};
 use crate::claims::{Rule, fmt_summary};
 use crate::error::Result;
-use crate::seeding;
 
 pub(super) fn accuracy_table(points: &[PointData]) -> Result<String> {
     let mut t = String::from(
@@ -206,7 +206,7 @@ pub(super) fn bootstrap_bv_deltas(
     let samples: Vec<[f64; 3]> = (0..BOOTSTRAP_RESAMPLES)
         .into_par_iter()
         .map(|b| {
-            let mut rng = seeding::gaussian_bootstrap(policy, b);
+            let mut rng = seeds::bootstrap(policy, b);
             let picks: Vec<usize> = (0..n)
                 .map(|_| rng.random_range(0..n as u64) as usize)
                 .collect();

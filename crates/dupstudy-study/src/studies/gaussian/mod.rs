@@ -25,8 +25,10 @@ use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
 mod aggregate;
 mod claims;
 mod figures;
+pub mod flags;
 mod plan;
 mod run;
+mod seeds;
 mod summary;
 
 use claims::CLAIMS;
@@ -180,6 +182,10 @@ impl Study for GaussianStudy {
 
     fn title(&self) -> &'static str {
         "Gaussian data and an RBF SVM (paper Section 4.1, Figures 1–2)"
+    }
+
+    fn data_note(&self) -> Option<&'static str> {
+        Some("Gaussian study: synthetic data from seeded streams")
     }
 
     fn plan(&self, request: &Request, _data: Option<&DataSet>) -> Result<Plan> {

@@ -5,10 +5,11 @@ use dupstudy_dup::{DuplicationParams, Replacement};
 use dupstudy_gauss::GaussianParams;
 use dupstudy_svm::{Gamma, Svm, SvmParams};
 
+use super::flags::PolicyName;
+use super::seeds;
 use super::{CELL_VERSION, CellSpec, Context, NAME, Plan, Policy, Setting};
 use crate::error::{Result, StudyError};
-use crate::profile::{PolicyName, Profile, Request};
-use crate::seeding;
+use crate::profile::{Profile, Request};
 use crate::store::cell_id;
 
 impl Plan {
@@ -18,6 +19,7 @@ impl Plan {
     /// An invalid value, naming its flag.
     pub fn from_request(request: &Request) -> Result<Self> {
         let o = &request.overrides;
+        let g = &o.study.gaussian;
         let (seeds, test_per_class, d_rates) = match request.profile {
             Profile::Smoke => (5, 1_000, vec![0.0, 30.0, 60.0, 90.0]),
             Profile::Quick
@@ -28,8 +30,8 @@ impl Plan {
                 (100, 10_000, (0..10).map(|k| 10.0 * f64::from(k)).collect())
             }
         };
-        let p_plus = o.weighted_p_plus.clone().unwrap_or_else(|| vec![0.7, 0.8]);
-        let names = o
+        let p_plus = g.weighted_p_plus.clone().unwrap_or_else(|| vec![0.7, 0.8]);
+        let names = g
             .policy
             .clone()
             .unwrap_or_else(|| vec![PolicyName::Uniform, PolicyName::Weighted]);
@@ -47,12 +49,12 @@ impl Plan {
         d_rates.dedup();
         let plan = Plan {
             setting: Setting {
-                train_per_class: o.train_per_class.unwrap_or(100),
-                test_per_class: o.test_per_class.unwrap_or(test_per_class),
+                train_per_class: g.train_per_class.unwrap_or(100),
+                test_per_class: g.test_per_class.unwrap_or(test_per_class),
                 test_seed: 0,
-                replacement: o.replacement.unwrap_or(Replacement::With),
-                c: o.c.unwrap_or(1.0),
-                gamma: o.gamma.unwrap_or(Gamma::Auto),
+                replacement: g.replacement.unwrap_or(Replacement::With),
+                c: g.c.unwrap_or(1.0),
+                gamma: g.gamma.unwrap_or(Gamma::Auto),
             },
             seeds: o.seeds.unwrap_or(seeds),
             d_rates,
@@ -152,10 +154,7 @@ impl Plan {
             .count_per_class(self.setting.train_per_class)
             .check()?;
         let n = self.setting.test_per_class;
-        let test = classes.sample_counts(
-            &[n, n],
-            &mut seeding::gaussian_test(n, self.setting.test_seed),
-        )?;
+        let test = classes.sample_counts(&[n, n], &mut seeds::test(n, self.setting.test_seed))?;
         Ok(Context {
             classes,
             test,

@@ -4,9 +4,9 @@ use dupstudy_dup::{DuplicateDraw, DuplicationParams};
 use dupstudy_gauss::{GaussianClasses, LabelledPoints};
 use dupstudy_metrics::ConfusionMatrix;
 
+use super::seeds;
 use super::{CellResult, CellSpec, Context, Policy, Setting};
 use crate::error::{Result, StudyError};
-use crate::seeding;
 
 /// The original training draw of a seed.
 pub(super) fn original_data(
@@ -14,7 +14,7 @@ pub(super) fn original_data(
     setting: &Setting,
     seed: u64,
 ) -> LabelledPoints {
-    classes.sample(&mut seeding::gaussian_train(setting.train_per_class, seed))
+    classes.sample(&mut seeds::train(setting.train_per_class, seed))
 }
 
 /// The duplicates of `policy` at `d_rate` drawn for the original data of `seed`, and the
@@ -31,8 +31,7 @@ pub(super) fn duplicated_data(
         .policy(policy.duplication())
         .replacement(setting.replacement)
         .check()?;
-    let mut rng =
-        seeding::gaussian_duplicates(&policy.label(), d_rate, setting.train_per_class, seed);
+    let mut rng = seeds::duplicates(&policy.label(), d_rate, setting.train_per_class, seed);
     let draw = sampler.draw(original.classes(), &mut rng)?;
     let fitted = original
         .with_appended(&draw.indices)

@@ -29,7 +29,6 @@ use crate::data::DataSet;
 use crate::error::Result;
 use crate::profile::{Env, Request};
 use crate::report::human_duration;
-use crate::seeding;
 use crate::store::{CellRecord, cell_id};
 use crate::studies::cnn::calibrate;
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
@@ -38,6 +37,7 @@ mod claims;
 mod partition;
 mod plan;
 mod run;
+mod seeds;
 mod summary;
 pub mod twins;
 
@@ -148,7 +148,7 @@ impl CellSpec {
     }
 
     fn train_config(&self) -> TrainConfig {
-        let mut config = TrainConfig::paper_standard(seeding::natural_training(self.seed));
+        let mut config = TrainConfig::paper_standard(seeds::training(self.seed));
         config.epochs = self.setting.epochs;
         config.batch_size = self.setting.batch_size;
         config

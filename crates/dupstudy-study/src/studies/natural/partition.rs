@@ -9,10 +9,10 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::seeds;
 use super::{AUDIT_DIR, Arm, NAME, Plan};
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::seeding;
 use crate::store::{read_json, write_json_atomic};
 
 /// What the audit of the pools decided, in the indices the cells use; cached as
@@ -146,7 +146,7 @@ impl Partition {
             }
             Arm::RandomRemoval => {
                 let mut order: Vec<usize> = (0..pool).collect();
-                order.shuffle(&mut seeding::natural_removal(pool, self.cut.len(), seed));
+                order.shuffle(&mut seeds::removal(pool, self.cut.len(), seed));
                 let mut list = order[self.cut.len()..].to_vec();
                 list.sort_unstable();
                 list

@@ -41,9 +41,9 @@ impl Plan {
         let (train, test, epochs, batch, seeds) = defaults(request.profile);
         let plan = Plan {
             setting: Setting {
-                train_pool: o.train_subset.unwrap_or(train),
+                train_pool: o.study.cnn.train_subset.unwrap_or(train),
                 test_pool: test.min(test_size),
-                epochs: o.epochs.unwrap_or(epochs),
+                epochs: o.study.cnn.epochs.unwrap_or(epochs),
                 batch_size: batch,
                 audit: AuditParams::default(),
                 data_sha256: data_sha256.to_string(),
