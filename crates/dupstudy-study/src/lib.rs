@@ -1,4 +1,4 @@
-//! The duplicates study as a library: every study is one module behind one trait, and one
+//! The duplicates study as a library: every study is one folder behind one trait, and one
 //! driver plans, runs, saves, resumes and summarizes them all.
 //!
 //! ```
@@ -13,10 +13,12 @@
 //! ```
 //!
 //! Modules: [`study`] (the [`Study`] trait), [`driver`] (claim, run, save, resume,
-//! summarize), [`store`] (cell files), [`seeding`] (one function per random stream),
-//! [`profile`] (profiles and flags), [`data`] (finding CIFAR-10), [`table`] (summaries),
-//! [`claims`] (rules and verdicts), [`report`] and [`figure`] (the report model),
-//! [`manifest`], [`progress`], [`error`], and the studies in [`studies`].
+//! summarize), [`store`] (cell files and ids), [`seeding`] (keyed random streams),
+//! [`profile`] (profiles and the shared flags), [`data`] (finding CIFAR-10), [`table`]
+//! (summaries), [`claims`] (rules and verdicts), [`report`] and [`figure`] (the report
+//! model), [`manifest`], [`progress`], [`error`], and the studies in [`studies`], one folder
+//! each (`mod`, `plan`, `run`, `claims`, `summary`, `seeds`, ...), with the CNN cell code
+//! they share in [`studies::cnn`].
 
 pub mod claims;
 pub mod data;
@@ -40,8 +42,8 @@ pub use profile::{Env, Overrides, Profile, Request};
 pub use progress::Progress;
 pub use study::{CellIo, Computed, Estimate, Study, StudySummary};
 
-/// Every study, in report order. Adding a study is one module in [`studies`] and one line
-/// here.
+/// Every study, in report order. Adding a study is one folder in [`studies`] and one line
+/// here (the crate's `tests/toy_study.rs` is a whole one).
 pub fn registry() -> Vec<Box<dyn AnyStudy>> {
     use studies::cifar::{CifarStudy, Network};
     vec![

@@ -66,7 +66,7 @@ pub trait Study: Sync {
     type Plan: Serialize + DeserializeOwned + Clone + Send + Sync;
     /// One cell's configuration; its id is derived from all of it.
     type Cell: Serialize + DeserializeOwned + Clone + Send + Sync;
-    /// What a cell computes.
+    /// What a cell computes: a struct (its fields are flattened into the cell record).
     type Result: Serialize + DeserializeOwned + Send + Sync;
     /// What every cell of a run shares (data, models), built once.
     type Context: Sync;

@@ -1,5 +1,5 @@
 //! What every CNN study shares: training a cell with a checkpoint after every epoch
-//! ([`train`]), timing a network for estimates ([`cost`]), the checks of a training setting,
+//! (`train`), timing a network for estimates ([`cost`]), the checks of a training setting,
 //! and predicting a split into a confusion matrix.
 
 pub mod cost;
