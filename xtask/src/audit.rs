@@ -57,8 +57,8 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
         .with_context(|| format!("reading the data set at {}", args.data_dir.display()))?;
     eprintln!(
         "{} training and {} test images, {}x{}, {} classes",
-        set.count(images::Split::Train),
-        set.count(images::Split::Test),
+        set.count(images::SplitName::Train),
+        set.count(images::SplitName::Test),
         set.width,
         set.height,
         set.class_names.len()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use dupstudy_audit::features::{WORK, area_weights};
 use dupstudy_audit::images::interleaved_to_planes;
-use dupstudy_audit::{ImageInfo, ImageSet, Split};
+use dupstudy_audit::{ImageInfo, ImageSet, SplitName};
 use image::{ImageFormat, ImageReader, Limits};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -110,7 +110,7 @@ impl Collection {
             .info
             .iter()
             .map(|info| Member {
-                set: usize::from(info.split == Split::Test),
+                set: usize::from(info.split == SplitName::Test),
                 has_file: false,
                 size: (images.width as u32, images.height as u32),
             })
@@ -341,7 +341,7 @@ pub fn read_sets(
                         .push(
                             &reduced.planes,
                             ImageInfo {
-                                split: Split::Train,
+                                split: SplitName::Train,
                                 index: next_index[*s],
                                 path: path.to_string_lossy().into_owned(),
                                 class,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use dupstudy_audit::output::write_atomic;
-use dupstudy_audit::{ImageInfo, ImageSet, Split};
+use dupstudy_audit::{ImageInfo, ImageSet, SplitName};
 use serde::{Deserialize, Serialize};
 
 use crate::collect::{Collection, Member, SIDE, SetSource, Skipped};
@@ -113,7 +113,7 @@ pub fn load(dir: &Path) -> Result<Collection> {
             ));
         }
         info.push(ImageInfo {
-            split: Split::Train,
+            split: SplitName::Train,
             index,
             path: shown,
             class,

@@ -304,7 +304,7 @@ fn run_with(
         Views::Computed => {
             computed_thumbs = (0..set.len())
                 .into_par_iter()
-                .flat_map_iter(|i| describe(i).2)
+                .flat_map_iter(|i| describe(i).thumb)
                 .collect();
             &computed_thumbs
         }
@@ -331,7 +331,7 @@ fn run_with(
             set.len(),
             QUERIES,
             params.candidate_min_dot,
-            &|i| describe(i).3,
+            &|i| describe(i).queries,
             &|n| progress.advance(n),
         )?,
     };

@@ -11,16 +11,16 @@ use crate::images::ImageSet;
 /// Side of the working grayscale image.
 pub const WORK: usize = 32;
 /// Side of the coarse image.
-pub const COARSE: usize = WORK / 2;
+pub(crate) const COARSE: usize = WORK / 2;
 /// Side of the thumbnail.
-pub const THUMB: usize = 8;
+pub(crate) const THUMB: usize = 8;
 /// Numbers per thumbnail.
-pub const THUMB_DIM: usize = THUMB * THUMB;
+pub(crate) const THUMB_DIM: usize = THUMB * THUMB;
 /// Query thumbnails per image: the image, its mirror, and the image moved by 2 working
 /// pixels in each of the 8 directions.
-pub const QUERIES: usize = 10;
+pub(crate) const QUERIES: usize = 10;
 /// The moves (in working pixels) of the query thumbnails after the first two.
-pub const QUERY_SHIFTS: [(isize, isize); 8] = [
+pub(crate) const QUERY_SHIFTS: [(isize, isize); 8] = [
     (-2, -2),
     (0, -2),
     (2, -2),
@@ -86,19 +86,30 @@ pub fn compute(set: &ImageSet) -> Features {
         thumbs: Vec::with_capacity(set.len() * THUMB_DIM),
         queries: Vec::with_capacity(set.len() * QUERIES * THUMB_DIM),
     };
-    for (w, c, t, q) in per {
-        f.work.extend(w);
-        f.coarse.extend(c);
-        f.thumbs.extend(t);
-        f.queries.extend(q);
+    for v in per {
+        f.work.extend(v.work);
+        f.coarse.extend(v.coarse);
+        f.thumbs.extend(v.thumb);
+        f.queries.extend(v.queries);
     }
     f
 }
 
-/// One image's views: working, coarse, thumbnail and query thumbnails.
-pub type Views = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+/// One image's views, each standardized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Views {
+    /// The colour planes at the working size (`3 x WORK x WORK`), for the alignment.
+    pub work: Vec<f32>,
+    /// The blurred grayscale at the coarse size (`COARSE x COARSE`), for the alignment's
+    /// first pass.
+    pub coarse: Vec<f32>,
+    /// The smoothed 8 x 8 thumbnail the candidate index holds.
+    pub thumb: Vec<f32>,
+    /// The thumbnails it is queried with: itself, its mirror and eight shifted copies.
+    pub queries: Vec<f32>,
+}
 
-/// One image's [`Views`].
+/// One image's [`Views`] (`planes`: its colour planes, `width x height` each).
 pub fn describe(planes: &[u8], width: usize, height: usize) -> Views {
     let n = width * height;
     let gray: Vec<f32> = (0..n)
@@ -141,7 +152,12 @@ pub fn describe(planes: &[u8], width: usize, height: usize) -> Views {
     for (dx, dy) in QUERY_SHIFTS {
         queries.extend(thumb_of(&shifted(&smooth, WORK, dx, dy)));
     }
-    (work, coarse, thumb, queries)
+    Views {
+        work,
+        coarse,
+        thumb,
+        queries,
+    }
 }
 
 /// `img` (`side x side`) moved by `(dx, dy)`, edges repeated.
@@ -371,14 +387,14 @@ fn mirrored(planes: &[f32], side: usize) -> Vec<f32> {
 
 /// Crop scales tried when a shift alone does not align two images: one image may be a
 /// crop of 88 to 96 % of the other, scaled back up.
-pub const ZOOMS: [f32; 3] = [0.88, 0.92, 0.96];
+pub(crate) const ZOOMS: [f32; 3] = [0.88, 0.92, 0.96];
 /// Crops are tried when the best shift's colour correlation stays below this.
-pub const CROP_BELOW: f32 = 0.97;
+pub(crate) const CROP_BELOW: f32 = 0.97;
 
 /// Aligns image `j` to image `i`: a coarse search over mirrors and shifts of up to
 /// `2 x COARSE_SHIFT` working pixels on the half-size images, then a search of one pixel
-/// around the best on the colour planes. If that stays below [`CROP_BELOW`], a coarse
-/// search over crops of either image ([`ZOOMS`], offsets of half a coarse pixel) and the
+/// around the best on the colour planes. If that stays below 0.97, a coarse
+/// search over crops of either image (88, 92 and 96 %, offsets of half a coarse pixel) and the
 /// best crop scored on the colour planes. The winner's detail correlation is added and the
 /// two combined ([`Alignment::score`]). Pairs whose coarse score stays below `coarse_gate`
 /// keep the coarse score (they are far from any useful threshold).
@@ -399,7 +415,7 @@ pub struct Hint {
 }
 
 impl Hint {
-    /// The hint of candidate-search query `query` (see [`QUERIES`]) of one image that met
+    /// The hint of candidate-search query `query` (0: the image, 1: its mirror, 2-9: shifted copies) of one image that met
     /// the other; `asked_by_i`: whether image `i` of the pair asked it.
     pub fn of_query(query: u8, asked_by_i: bool) -> Self {
         let (mirror, (dx, dy)) = match query {
@@ -462,7 +478,7 @@ impl OwnedView {
     /// The views of one image (`planes` of `width x height`), the same numbers as
     /// [`describe`]'s.
     pub fn of(planes: &[u8], width: usize, height: usize) -> Self {
-        let (work, coarse, _, _) = describe(planes, width, height);
+        let Views { work, coarse, .. } = describe(planes, width, height);
         Self { work, coarse }
     }
 
@@ -743,7 +759,7 @@ mod tests {
             set.push(
                 p,
                 crate::images::ImageInfo {
-                    split: crate::images::Split::Train,
+                    split: crate::images::SplitName::Train,
                     index: 0,
                     path: String::new(),
                     class: 0,

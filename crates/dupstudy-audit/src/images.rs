@@ -4,35 +4,16 @@
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{AuditError, Result};
 
-/// The split an image belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Split {
-    /// The training split.
-    Train,
-    /// The test split.
-    Test,
-}
-
-impl Split {
-    /// `train` or `test`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Test => "test",
-        }
-    }
-}
+pub use dupstudy_cifar::SplitName;
 
 /// Where one image came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageInfo {
     /// Its split.
-    pub split: Split,
+    pub split: SplitName,
     /// Its position in the split: the record's position in the official order for CIFAR-10
     /// (train 0..49999 across `data_batch_1..5`), the file's position in sorted order of
     /// its path for an image folder.
@@ -83,7 +64,7 @@ impl ImageSet {
     }
 
     /// Images of `split`.
-    pub fn count(&self, split: Split) -> usize {
+    pub fn count(&self, split: SplitName) -> usize {
         self.info.iter().filter(|i| i.split == split).count()
     }
 
@@ -123,8 +104,8 @@ impl ImageSet {
         test_images: usize,
     ) -> Self {
         let parts = [
-            (Split::Train, data.train(), train_images),
-            (Split::Test, data.test(), test_images),
+            (SplitName::Train, data.train(), train_images),
+            (SplitName::Test, data.test(), test_images),
         ];
         let total: usize = parts.iter().map(|(_, part, n)| (*n).min(part.len())).sum();
         let bytes = dupstudy_cifar::IMAGE_BYTES;
@@ -202,18 +183,19 @@ fn is_image(path: &Path) -> bool {
 /// # Errors
 /// As [`load`].
 pub fn load_folder(root: &Path) -> Result<ImageSet> {
-    let splits: Vec<(Split, PathBuf)> = [(Split::Train, "train"), (Split::Test, "test")]
-        .into_iter()
-        .map(|(s, name)| (s, root.join(name)))
-        .filter(|(_, p)| p.is_dir())
-        .collect();
+    let splits: Vec<(SplitName, PathBuf)> =
+        [(SplitName::Train, "train"), (SplitName::Test, "test")]
+            .into_iter()
+            .map(|(s, name)| (s, root.join(name)))
+            .filter(|(_, p)| p.is_dir())
+            .collect();
     let splits = if splits.is_empty() {
-        vec![(Split::Train, root.to_path_buf())]
+        vec![(SplitName::Train, root.to_path_buf())]
     } else {
         splits
     };
     // Files per split, with their class folder's name, in sorted path order.
-    let mut files: Vec<(Split, PathBuf, String, String)> = Vec::new();
+    let mut files: Vec<(SplitName, PathBuf, String, String)> = Vec::new();
     let mut class_names: Vec<String> = Vec::new();
     for (split, dir) in &splits {
         let mut found = 0;

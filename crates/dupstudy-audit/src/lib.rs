@@ -35,4 +35,4 @@ pub mod summary;
 
 pub use audit::{Audit, AuditParams, Pair, PairKind};
 pub use error::{AuditError, Result};
-pub use images::{ImageInfo, ImageSet, Split};
+pub use images::{ImageInfo, ImageSet, SplitName};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AuditError, Result};
 use crate::features;
-use crate::images::{ImageInfo, ImageSet, Split, interleaved_to_planes, planes_to_interleaved};
+use crate::images::{ImageInfo, ImageSet, SplitName, interleaved_to_planes, planes_to_interleaved};
 
 /// A transformation of a planted copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -236,7 +236,7 @@ pub struct Planted {
 /// A set without training images, or encoding failures.
 pub fn plant(set: &mut ImageSet, per_transform: usize, seed: u64) -> Result<Vec<Planted>> {
     let train: Vec<usize> = (0..set.len())
-        .filter(|&i| set.info[i].split == Split::Train)
+        .filter(|&i| set.info[i].split == SplitName::Train)
         .collect();
     if train.is_empty() {
         return Err(AuditError::InvalidParameter {
@@ -245,14 +245,14 @@ pub fn plant(set: &mut ImageSet, per_transform: usize, seed: u64) -> Result<Vec<
         });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut next_index = set.count(Split::Train);
+    let mut next_index = set.count(SplitName::Train);
     let mut planted = Vec::new();
     for t in Transform::ALL {
         for _ in 0..per_transform {
             let source = train[rng.random_range(0..train.len())];
             let copy = apply(set.image(source), set.width, set.height, t, &mut rng)?;
             let info = ImageInfo {
-                split: Split::Train,
+                split: SplitName::Train,
                 index: next_index,
                 path: format!("planted/{}/{}", t.name(), set.info[source].index),
                 class: set.info[source].class,

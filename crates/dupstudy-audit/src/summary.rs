@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Audit, PairKind};
-use crate::images::{ImageSet, Split};
+use crate::images::{ImageSet, SplitName};
 
 /// Counts of one class (or of all classes).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -60,15 +60,15 @@ pub struct Summary {
     pub seconds: Vec<(String, f64)>,
 }
 
-fn split_slot(s: Split) -> usize {
+fn split_slot(s: SplitName) -> usize {
     match s {
-        Split::Train => 0,
-        Split::Test => 1,
+        SplitName::Train => 0,
+        SplitName::Test => 1,
     }
 }
 
 /// The members of `group` in `split`, ascending.
-fn members(set: &ImageSet, group: &[usize], split: Split) -> Vec<usize> {
+fn members(set: &ImageSet, group: &[usize], split: SplitName) -> Vec<usize> {
     group
         .iter()
         .copied()
@@ -81,13 +81,13 @@ fn members(set: &ImageSet, group: &[usize], split: Split) -> Vec<usize> {
 pub fn deduplicated_train(set: &ImageSet, audit: &Audit) -> Vec<usize> {
     let mut drop = vec![false; set.len()];
     for g in &audit.groups {
-        let train = members(set, g, Split::Train);
+        let train = members(set, g, SplitName::Train);
         for &i in train.iter().skip(1) {
             drop[i] = true;
         }
     }
     (0..set.len())
-        .filter(|&i| set.info[i].split == Split::Train && !drop[i])
+        .filter(|&i| set.info[i].split == SplitName::Train && !drop[i])
         .collect()
 }
 
@@ -95,8 +95,8 @@ pub fn deduplicated_train(set: &ImageSet, audit: &Audit) -> Vec<usize> {
 pub fn test_with_train_twin(set: &ImageSet, audit: &Audit) -> Vec<usize> {
     let mut out = Vec::new();
     for g in &audit.groups {
-        if g.iter().any(|&i| set.info[i].split == Split::Train) {
-            out.extend(members(set, g, Split::Test));
+        if g.iter().any(|&i| set.info[i].split == SplitName::Train) {
+            out.extend(members(set, g, SplitName::Test));
         }
     }
     out.sort_unstable();
@@ -118,8 +118,8 @@ pub fn summarize(set: &ImageSet, audit: &Audit) -> Summary {
     for info in &set.info {
         images[split_slot(info.split)] += 1;
         match info.split {
-            Split::Train => classes[info.class].train_images += 1,
-            Split::Test => classes[info.class].test_images += 1,
+            SplitName::Train => classes[info.class].train_images += 1,
+            SplitName::Test => classes[info.class].test_images += 1,
         }
     }
     let mut pairs = [[0usize; 3]; 2];
@@ -128,8 +128,8 @@ pub fn summarize(set: &ImageSet, audit: &Audit) -> Summary {
     for p in &audit.pairs {
         let (sa, sb) = (set.info[p.a].split, set.info[p.b].split);
         let combo = match (sa, sb) {
-            (Split::Train, Split::Train) => 0,
-            (Split::Test, Split::Test) => 1,
+            (SplitName::Train, SplitName::Train) => 0,
+            (SplitName::Test, SplitName::Test) => 1,
             _ => 2,
         };
         let kind = usize::from(p.kind == PairKind::Near);
@@ -138,7 +138,7 @@ pub fn summarize(set: &ImageSet, audit: &Audit) -> Summary {
             exact_copy[p.a] = true;
             exact_copy[p.b] = true;
             if combo == 2 {
-                let test = if sa == Split::Test { p.a } else { p.b };
+                let test = if sa == SplitName::Test { p.a } else { p.b };
                 exact_cross[test] = true;
             }
         }
@@ -148,8 +148,8 @@ pub fn summarize(set: &ImageSet, audit: &Audit) -> Summary {
     let mut surplus = [0usize; 3];
     let mut twin = [0usize; 2];
     for g in &audit.groups {
-        let train = members(set, g, Split::Train);
-        let test = members(set, g, Split::Test);
+        let train = members(set, g, SplitName::Train);
+        let test = members(set, g, SplitName::Test);
         match (train.is_empty(), test.is_empty()) {
             (false, true) => groups[1] += 1,
             (true, false) => groups[2] += 1,
@@ -250,12 +250,12 @@ mod tests {
             source: "toy".into(),
         };
         for (k, (split, class)) in [
-            (Split::Train, 0),
-            (Split::Train, 0),
-            (Split::Train, 1),
-            (Split::Test, 1),
-            (Split::Test, 0),
-            (Split::Test, 0),
+            (SplitName::Train, 0),
+            (SplitName::Train, 0),
+            (SplitName::Train, 1),
+            (SplitName::Test, 1),
+            (SplitName::Test, 0),
+            (SplitName::Test, 0),
         ]
         .into_iter()
         .enumerate()

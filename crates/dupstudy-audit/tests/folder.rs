@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use dupstudy_audit::{
-    AuditParams, PairKind, Split, audit, features, images, output, progress::Silent, summary,
+    AuditParams, PairKind, SplitName, audit, features, images, output, progress::Silent, summary,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -98,15 +98,19 @@ fn finds_copies_planted_across_splits_in_an_image_folder() {
     // Test cat 900: an exact copy of train cat 003; test dog 901: train dog 007 moved by
     // (2, -1) and brightened by 30 levels.
     let train_cat = images::load(&root).unwrap();
-    let find = |split: Split, path: &str| {
+    let find = |split: SplitName, path: &str| {
         train_cat
             .info
             .iter()
             .position(|i| i.split == split && i.path == path)
             .unwrap()
     };
-    let cat = train_cat.image(find(Split::Train, "cat/003.png")).to_vec();
-    let dog = train_cat.image(find(Split::Train, "dog/007.png")).to_vec();
+    let cat = train_cat
+        .image(find(SplitName::Train, "cat/003.png"))
+        .to_vec();
+    let dog = train_cat
+        .image(find(SplitName::Train, "dog/007.png"))
+        .to_vec();
     save_png(&root.join("test/cat/900.png"), &cat);
     save_png(
         &root.join("test/dog/901.png"),
@@ -114,7 +118,10 @@ fn finds_copies_planted_across_splits_in_an_image_folder() {
     );
 
     let set = images::load(&root).unwrap();
-    assert_eq!((set.count(Split::Train), set.count(Split::Test)), (40, 12));
+    assert_eq!(
+        (set.count(SplitName::Train), set.count(SplitName::Test)),
+        (40, 12)
+    );
     let f = features::compute(&set);
     let found = audit::run(&set, &f, &AuditParams::default(), &Silent).unwrap();
     let names = |p: &dupstudy_audit::Pair| {

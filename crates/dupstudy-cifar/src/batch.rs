@@ -4,7 +4,7 @@ use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::{IMAGE_BYTES, Split};
+use crate::dataset::{IMAGE_BYTES, SplitView};
 use crate::error::{CifarError, Result};
 
 /// Side of an image.
@@ -145,7 +145,7 @@ impl HostBatch {
     }
 }
 
-impl Split<'_> {
+impl SplitView<'_> {
     /// Gathers the images at `indices` (repeats allowed: that is how duplicates are
     /// served) into `batch`, reusing its buffers.
     ///
@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn no_augmentation_scales_to_unit_range() {
         let (pixels, labels) = ramp_split();
-        let split = Split::new(&pixels, &labels).unwrap();
+        let split = SplitView::new(&pixels, &labels).unwrap();
         let mut b = HostBatch {
             images: vec![],
             labels: vec![],
@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn crops_shift_and_pad_with_black() {
         let (pixels, labels) = ramp_split();
-        let split = Split::new(&pixels, &labels).unwrap();
+        let split = SplitView::new(&pixels, &labels).unwrap();
         let aug = Augmentation::new(4, true).unwrap();
         let mut b = HostBatch {
             images: vec![],
@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn same_seed_same_batch_and_bad_input_errors() {
         let (pixels, labels) = ramp_split();
-        let split = Split::new(&pixels, &labels).unwrap();
+        let split = SplitView::new(&pixels, &labels).unwrap();
         let options = BatchOptions {
             augmentation: Some((Augmentation::default(), 7)),
             normalization: None,

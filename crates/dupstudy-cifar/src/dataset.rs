@@ -36,7 +36,7 @@ pub struct Cifar10 {
 
 /// A borrowed view of one split (train or test).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Split<'a> {
+pub struct SplitView<'a> {
     pixels: &'a [u8],
     labels: &'a [u8],
 }
@@ -74,7 +74,7 @@ impl Cifar10 {
         n_train: usize,
         class_names: Vec<String>,
     ) -> Result<Self> {
-        Split::new(&pixels, &labels)?;
+        SplitView::new(&pixels, &labels)?;
         if n_train > labels.len() {
             return Err(CifarError::InvalidParameter {
                 name: "n_train",
@@ -97,16 +97,16 @@ impl Cifar10 {
     }
 
     /// The training split (50,000 images for the full data set).
-    pub fn train(&self) -> Split<'_> {
-        Split {
+    pub fn train(&self) -> SplitView<'_> {
+        SplitView {
             pixels: &self.pixels[..self.n_train * IMAGE_BYTES],
             labels: &self.labels[..self.n_train],
         }
     }
 
     /// The test split (10,000 images for the full data set).
-    pub fn test(&self) -> Split<'_> {
-        Split {
+    pub fn test(&self) -> SplitView<'_> {
+        SplitView {
             pixels: &self.pixels[self.n_train * IMAGE_BYTES..],
             labels: &self.labels[self.n_train..],
         }
@@ -133,7 +133,7 @@ impl Cifar10 {
     }
 }
 
-impl<'a> Split<'a> {
+impl<'a> SplitView<'a> {
     /// A split over raw parts (for tests and synthetic data).
     ///
     /// # Errors

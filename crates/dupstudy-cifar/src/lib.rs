@@ -40,7 +40,7 @@ pub mod read;
 pub mod synthetic;
 
 pub use batch::{Augmentation, BatchOptions, HostBatch, Normalization};
-pub use dataset::{Cifar10, IMAGE_BYTES, N_CLASSES, RECORD_BYTES, Split};
+pub use dataset::{Cifar10, IMAGE_BYTES, N_CLASSES, RECORD_BYTES, SplitView};
 pub use error::{CifarError, Result};
 pub use loader::{EpochBatches, EpochPlan, SplitName};
 #[cfg(feature = "test-support")]

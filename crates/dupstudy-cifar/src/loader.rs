@@ -10,16 +10,26 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::batch::{Augmentation, BatchOptions, HostBatch, Normalization};
-use crate::dataset::{Cifar10, IMAGE_BYTES, Split};
+use crate::dataset::{Cifar10, IMAGE_BYTES, SplitView};
 use crate::error::{CifarError, Result};
 
-/// Which split an epoch reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A split of the data set: the training or the test split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SplitName {
     /// The training split.
     Train,
     /// The test split.
     Test,
+}
+
+impl SplitName {
+    /// `train` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitName::Train => "train",
+            SplitName::Test => "test",
+        }
+    }
 }
 
 /// One pass over a list of indices (duplicates included), in batches.
@@ -77,7 +87,7 @@ impl EpochPlan {
         }
     }
 
-    fn validate(&self, split: &Split<'_>) -> Result<()> {
+    fn validate(&self, split: &SplitView<'_>) -> Result<()> {
         if self.batch_size == 0 {
             return Err(CifarError::InvalidParameter {
                 name: "batch size",
@@ -110,7 +120,7 @@ enum Inner {
     },
 }
 
-fn split_of(data: &Cifar10, split: SplitName) -> Split<'_> {
+fn split_of(data: &Cifar10, split: SplitName) -> SplitView<'_> {
     match split {
         SplitName::Train => data.train(),
         SplitName::Test => data.test(),

@@ -101,7 +101,7 @@ pub fn write_folder(data: &Cifar10, dir: &std::path::Path) -> crate::Result<()> 
         move |source| crate::CifarError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let encode = |split: crate::Split<'_>, range: std::ops::Range<usize>| -> Vec<u8> {
+    let encode = |split: crate::SplitView<'_>, range: std::ops::Range<usize>| -> Vec<u8> {
         let mut out = Vec::with_capacity(range.len() * RECORD_BYTES);
         for i in range {
             out.push(split.labels()[i]);

@@ -60,7 +60,7 @@ impl Partition {
         audit: &dupstudy_audit::Audit,
         seconds: f64,
     ) -> Self {
-        use dupstudy_audit::Split as S;
+        use dupstudy_audit::SplitName as S;
         let index = |i: usize| set.info[i].index;
         let mut train_groups: Vec<Vec<usize>> = audit
             .groups

@@ -8,15 +8,38 @@ use crate::error::{Result, StudyError};
 use crate::profile::{Profile, Request};
 use crate::studies::cnn::check_training;
 
-/// A profile's defaults: `(train pool, test pool, epochs, batch, seeds)`.
-pub(super) fn defaults(profile: Profile) -> (usize, usize, u64, usize, u64) {
+/// A profile's defaults for the study.
+pub(super) struct Defaults {
+    train_pool: usize,
+    test_pool: usize,
+    epochs: u64,
+    batch: usize,
+    seeds: u64,
+}
+
+/// The defaults of `profile`.
+pub(super) fn defaults(profile: Profile) -> Defaults {
+    let paper = |seeds| Defaults {
+        train_pool: 50_000,
+        test_pool: 10_000,
+        epochs: 30,
+        batch: 128,
+        seeds,
+    };
     match profile {
-        Profile::Smoke => (3_000, 1_000, 1, 64, 2),
-        Profile::Quick => (50_000, 10_000, 8, 128, 8),
-        Profile::Paper | Profile::PaperStandard | Profile::PaperAdversarial => {
-            (50_000, 10_000, 30, 128, 5)
-        }
-        Profile::Full => (50_000, 10_000, 30, 128, 8),
+        Profile::Smoke => Defaults {
+            train_pool: 3_000,
+            test_pool: 1_000,
+            epochs: 1,
+            batch: 64,
+            seeds: 2,
+        },
+        Profile::Quick => Defaults {
+            epochs: 8,
+            ..paper(8)
+        },
+        Profile::Paper | Profile::PaperStandard | Profile::PaperAdversarial => paper(5),
+        Profile::Full => paper(8),
     }
 }
 
@@ -38,17 +61,17 @@ impl Plan {
                 "--d-rates does not apply to {NAME}: its D-rates are the data set's own (see its report)"
             );
         }
-        let (train, test, epochs, batch, seeds) = defaults(request.profile);
+        let d = defaults(request.profile);
         let plan = Plan {
             setting: Setting {
-                train_pool: o.study.cnn.train_subset.unwrap_or(train),
-                test_pool: test.min(test_size),
-                epochs: o.study.cnn.epochs.unwrap_or(epochs),
-                batch_size: batch,
+                train_pool: o.study.cnn.train_subset.unwrap_or(d.train_pool),
+                test_pool: d.test_pool.min(test_size),
+                epochs: o.study.cnn.epochs.unwrap_or(d.epochs),
+                batch_size: d.batch,
                 audit: AuditParams::default(),
                 data_sha256: data_sha256.to_string(),
             },
-            seeds: o.seeds.unwrap_or(seeds),
+            seeds: o.seeds.unwrap_or(d.seeds),
         };
         plan.check(train_size, test_size)?;
         Ok(plan)
