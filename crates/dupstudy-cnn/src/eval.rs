@@ -52,6 +52,54 @@ pub fn predict(
     Ok(predictions)
 }
 
+/// The logits (10 per image, row-major) of each image at `indices` of `split`, no
+/// augmentation and no dropout; `mirror` flips each image left to right first; with
+/// `attack`, the logits of its PGD example (of the mirrored image when `mirror`), random
+/// starts seeded from `seed` and the batch number as in [`predict`].
+///
+/// # Errors
+/// Data and tensor errors.
+#[allow(clippy::too_many_arguments)]
+pub fn logits(
+    model: &Cnn,
+    data: &Arc<Cifar10>,
+    split: SplitName,
+    indices: Arc<Vec<usize>>,
+    batch_size: usize,
+    device: &Device,
+    attack: Option<(&PgdConfig, u64)>,
+    mirror: bool,
+) -> Result<Vec<f32>> {
+    let plan = EpochPlan {
+        indices,
+        batch_size,
+        shuffle_seed: None,
+        epoch: 0,
+        augmentation: None,
+        normalization: None,
+    };
+    let mut out = Vec::new();
+    for (b, host) in EpochBatches::new(data.clone(), split, plan, 1)?.enumerate() {
+        let host = host?;
+        let (mut x, y) = host.to_tensors(device)?;
+        if mirror {
+            let width = x.dim(3)?;
+            let reversed: Vec<u32> = (0..width as u32).rev().collect();
+            let reversed = candle_core::Tensor::new(reversed.as_slice(), x.device())?;
+            x = x.index_select(&reversed, 3)?.contiguous()?;
+        }
+        let logits = match attack {
+            None => model.logits(&x, false)?,
+            Some((config, seed)) => {
+                pgd::attack(model, &x, &y, config, mix_seed(seed, 100, b as u64))?
+                    .logits(model, false)?
+            }
+        };
+        out.extend(logits.flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok(out)
+}
+
 /// The confusion matrix of [`predict`]'s output against the true labels.
 ///
 /// # Errors

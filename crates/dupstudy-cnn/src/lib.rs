@@ -42,7 +42,7 @@ pub mod train;
 
 pub use config::{ModelConfig, ModelKind, OptimizerConfig};
 pub use error::{CnnError, Result};
-pub use eval::{confusion, evaluate, predict};
+pub use eval::{confusion, evaluate, logits, predict};
 pub use kernels::Kernels;
 pub use model::Cnn;
 pub use optim::Optimizer;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::seeds;
-use super::{AUDIT_DIR, Arm, NAME, Plan};
+use super::{AUDIT_DIR, Arm, NAME};
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::store::{read_json, write_json_atomic};
@@ -190,20 +190,19 @@ impl dupstudy_audit::progress::Progress for AuditBar<'_> {
     fn finish(&self) {}
 }
 
-/// The partition of `plan`'s pools: read from `dir/partition.json` when it was computed for
-/// the same pools, parameters and data, else audited now (its outputs and the partition
-/// written into `dir`, each file atomically).
+/// The partition of the pools `key` names: read from `dir/partition.json` when it was
+/// computed for the same pools, parameters and data, else audited now (its outputs and the
+/// partition written into `dir`, each file atomically). The privacy study uses it too.
 ///
 /// # Errors
 /// An unreadable cached partition (naming the file), audit and write errors.
 pub fn partition(
-    plan: &Plan,
+    key: PartitionKey,
     data: &Cifar10,
     dir: &Path,
     progress: &dyn Progress,
 ) -> Result<Partition> {
     let path = dir.join("partition.json");
-    let key = plan.key();
     if path.is_file() {
         let cached: Partition = read_json(&path, "natural-duplicates partition")?;
         if cached.key == key && cached.twin_groups.len() == cached.twins.len() {

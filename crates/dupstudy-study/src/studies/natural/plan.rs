@@ -118,7 +118,7 @@ impl Plan {
             .collect()
     }
 
-    pub(super) fn key(&self) -> PartitionKey {
+    pub fn key(&self) -> PartitionKey {
         let s = &self.setting;
         PartitionKey {
             train_pool: s.train_pool,
