@@ -118,6 +118,7 @@ impl Plan {
             .collect()
     }
 
+    /// What the plan's partition depends on: the pools, audit parameters and data.
     pub fn key(&self) -> PartitionKey {
         let s = &self.setting;
         PartitionKey {
