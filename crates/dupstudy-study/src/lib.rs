@@ -9,7 +9,7 @@
 //! assert_eq!(Rule::NoGainBeyond(0.01).judge(-0.001, 0.047), Verdict::Inconclusive);
 //! // The registry holds every study by name.
 //! let names: Vec<&str> = dupstudy_study::registry().iter().map(|s| s.name()).collect();
-//! assert_eq!(names, ["gaussian", "cifar-standard", "cifar-adversarial", "cifar-natural"]);
+//! assert_eq!(names, ["gaussian", "cifar-standard", "cifar-adversarial", "cifar-natural", "cifar-privacy"]);
 //! ```
 //!
 //! Modules: [`study`] (the [`Study`] trait), [`driver`] (claim, run, save, resume,
@@ -51,6 +51,7 @@ pub fn registry() -> Vec<Box<dyn AnyStudy>> {
         Box::new(CifarStudy::new(Network::Standard)),
         Box::new(CifarStudy::new(Network::Adversarial)),
         Box::new(studies::natural::NaturalStudy),
+        Box::new(studies::privacy::PrivacyStudy),
     ]
 }
 

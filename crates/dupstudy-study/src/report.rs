@@ -258,7 +258,8 @@ impl Report {
              Many rows are judged, so one lucky interval could pass for a finding. Each study's \
              **primary** claims are the paper's directional claims it tests (Gaussian: G1, G2, \
              G3, G6-G9 and P1 per policy; CIFAR: the paper's accuracy changes S-30, S-60, A-30, \
-             A-60; natural duplicates: N-leak and N-twins, its two directional claims); the \
+             A-60; natural duplicates: N-leak and N-twins, its two directional claims; privacy: \
+             M-dose and A-M2, the two questions it asks); the \
              column *after Holm* gives their verdict after Holm's correction over the study's \
              primary claims (family-wise error 5 %, p-values that agree with the 95 % \
              intervals). The other rows (equivalence and size readings, controls the paper \

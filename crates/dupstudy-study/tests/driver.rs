@@ -245,7 +245,8 @@ fn the_registry_names_every_study() {
             "gaussian",
             "cifar-standard",
             "cifar-adversarial",
-            "cifar-natural"
+            "cifar-natural",
+            "cifar-privacy"
         ]
     );
     match dupstudy_study::find_study("cifar") {

@@ -5,6 +5,7 @@ pub mod cifar;
 pub mod cnn;
 pub mod gaussian;
 pub mod natural;
+pub mod privacy;
 
 /// Capitalizes the first letter.
 pub(crate) fn capitalize(s: &str) -> String {

@@ -263,7 +263,12 @@ impl Study for NaturalStudy {
 
     fn context(&self, plan: &Plan, env: &Env) -> Result<Context> {
         let set = crate::data::required(env.data.as_deref(), NAME)?;
-        let partition = partition(plan.key(), &set.data, &audit_dir(&env.out), env.progress.as_ref())?;
+        let partition = partition(
+            plan.key(),
+            &set.data,
+            &audit_dir(&env.out),
+            env.progress.as_ref(),
+        )?;
         Ok(Context::new(
             set.data.clone(),
             env.device.clone(),
