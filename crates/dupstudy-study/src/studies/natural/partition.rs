@@ -33,6 +33,10 @@ pub struct Partition {
     /// number); empty in partitions stored before it was kept.
     #[serde(default)]
     pub twin_groups: Vec<usize>,
+    /// The training images of each twin's duplicate group, in the order of `twins`
+    /// (ascending; empty in partitions stored before it was kept).
+    #[serde(default)]
+    pub twin_partners: Vec<Vec<usize>>,
     /// Test images in groups of test images only (duplicates within the test pool).
     pub test_in_test_groups: usize,
     /// Seconds the audit took.
@@ -100,6 +104,18 @@ impl Partition {
             .collect();
         grouped.sort_unstable();
         let twin_groups: Vec<usize> = grouped.into_iter().map(|(_, g)| g).collect();
+        let twin_partners: Vec<Vec<usize>> = twin_groups
+            .iter()
+            .map(|&g| {
+                let mut p: Vec<usize> = audit.groups[g]
+                    .iter()
+                    .filter(|&&i| set.info[i].split == S::Train)
+                    .map(|&i| index(i))
+                    .collect();
+                p.sort_unstable();
+                p
+            })
+            .collect();
         let test_in_test_groups = audit
             .groups
             .iter()
@@ -112,6 +128,7 @@ impl Partition {
             cut,
             twins,
             twin_groups,
+            twin_partners,
             test_in_test_groups,
             seconds,
         }
@@ -205,7 +222,10 @@ pub fn partition(
     let path = dir.join("partition.json");
     if path.is_file() {
         let cached: Partition = read_json(&path, "natural-duplicates partition")?;
-        if cached.key == key && cached.twin_groups.len() == cached.twins.len() {
+        if cached.key == key
+            && cached.twin_groups.len() == cached.twins.len()
+            && cached.twin_partners.len() == cached.twins.len()
+        {
             return Ok(cached);
         }
         tracing::info!(path = %path.display(), "the cached partition is for other pools or parameters; auditing again");

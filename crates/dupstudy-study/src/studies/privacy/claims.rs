@@ -198,9 +198,9 @@ pub(super) fn checks(scores: &Scores) -> Vec<ClaimCheck> {
         ),
         judged(
             claim("M-twin"),
-            "",
-            None,
-            "the natural arm (duplicate groups entering and leaving models whole) is not built yet",
+            "twins with partners in − out: ",
+            e1(&|m| m.twin_effect),
+            "no E1 model has test twins with partners both in and out",
         ),
         judged(
             claim("A-M1"),
@@ -245,6 +245,7 @@ mod tests {
                             )
                         })
                         .collect(),
+                    twin_effect: Some(2.0 + if m.is_multiple_of(2) { 1.0 } else { -1.0 }),
                 })
                 .collect();
             scores.models.insert(training, list);
@@ -273,7 +274,7 @@ mod tests {
             assert_eq!(verdict(&c, id), Verdict::Holds, "{id}");
         }
         assert_eq!(verdict(&c, "M-chance"), Verdict::Holds);
-        assert!(matches!(verdict(&c, "M-twin"), Verdict::NotTested(_)));
+        assert_eq!(verdict(&c, "M-twin"), Verdict::Holds);
         // Exposure falling with k.
         let falling = synthetic(8, |_, m, k| 0.7 - 0.02 * f64::from(k).log2() + noise(m));
         let c = checks(&falling);
@@ -307,6 +308,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            twin_effect: None,
         };
         assert!((slope(&m).unwrap() - 0.05).abs() < 1e-12);
     }

@@ -201,6 +201,13 @@ pub struct CellResult {
     pub logits: String,
     /// Logits of each target's PGD example (E2 only), as `logits`: `targets x 10`.
     pub attacked_logits: Option<String>,
+    /// The natural arm: test twins (test indices) whose duplicate group's training images
+    /// enter or leave the models whole.
+    pub twins: Vec<usize>,
+    /// Whether each twin's training partners are in this model.
+    pub twins_in: Vec<bool>,
+    /// Whether this model classifies each twin correctly.
+    pub twins_correct: Vec<bool>,
     /// The partition the targets were chosen outside of.
     pub partition: String,
 }

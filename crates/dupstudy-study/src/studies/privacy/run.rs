@@ -11,7 +11,7 @@ use dupstudy_cnn::{Trainer, logits};
 use super::{CellResult, CellSpec, Context, Design, Training, seeds};
 use crate::error::Result;
 use crate::studies::cnn::train::train_with_checkpoints;
-use crate::studies::cnn::{EVAL_BATCH, evaluated};
+use crate::studies::cnn::{EVAL_BATCH, evaluated, predicted};
 use crate::study::{CellIo, Computed};
 
 /// `f32` values as little-endian bytes in base64 (how cell records keep logits).
@@ -51,6 +51,13 @@ pub fn run_cell(
     let model = trainer.model();
     let test = Arc::new((0..s.test_pool).collect::<Vec<_>>());
     let test = evaluated(model, &ctx.data, SplitName::Test, &test, &ctx.device, None)?;
+    let twins = Arc::new(design.twins.iter().map(|&(t, _)| t).collect::<Vec<_>>());
+    let twin_pred = predicted(model, &ctx.data, SplitName::Test, &twins, &ctx.device, None)?;
+    let twins_correct: Vec<bool> = twins
+        .iter()
+        .zip(&twin_pred)
+        .map(|(&t, &p)| ctx.data.test().labels()[t] == p)
+        .collect();
     let targets = Arc::new(design.targets.clone());
     let query = |mirror, attack| {
         logits(
@@ -87,6 +94,9 @@ pub fn run_cell(
             epochs: trained.epochs,
             test,
             included: design.included(spec.model),
+            twins_in: design.twins_in(spec.model),
+            twins: twins.to_vec(),
+            twins_correct,
             targets: design.targets,
             labels: design.labels,
             copies: design.copies,

@@ -41,6 +41,9 @@ pub struct ModelScores {
     pub model: u64,
     /// Per copy count.
     pub per_k: BTreeMap<u32, KScores>,
+    /// The natural arm: accuracy on the test twins whose training partners are in minus
+    /// on those whose partners are out, in points (`None` without twins on both sides).
+    pub twin_effect: Option<f64>,
 }
 
 /// Every model's results, per kind of training, and the pooled low-FPR figures.
@@ -180,6 +183,7 @@ impl Scores {
             models.push(ModelScores {
                 model: r.spec.model,
                 per_k,
+                twin_effect: twin_effect(&r.result),
             });
         }
         for (k, (a, b)) in pooled {
@@ -206,6 +210,22 @@ impl Scores {
             .collect();
         Summary::of(&values).ok()
     }
+}
+
+/// A model's accuracy on the twins whose partners it trained on minus on the others, in
+/// points.
+fn twin_effect(r: &super::CellResult) -> Option<f64> {
+    let mean = |want: bool| {
+        let v: Vec<f64> = r
+            .twins_in
+            .iter()
+            .zip(&r.twins_correct)
+            .filter(|(i, _)| **i == want)
+            .map(|(_, &c)| f64::from(u8::from(c)))
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    Some(100.0 * (mean(true)? - mean(false)?))
 }
 
 /// How a metric is read from a copy count's scores.
@@ -249,6 +269,26 @@ pub(super) fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary>
             }
         }
         section.text(kind_table(&scores, training, &ks));
+        if let Some(s) = scores.over_models(training, |m| m.twin_effect) {
+            table.push(Row {
+                study: NAME,
+                series: training.label().into(),
+                d_rate: 0.0,
+                arm: "value",
+                evaluation: "test_twins",
+                metric: "accuracy_partners_in_minus_out",
+                estimate: Statistic::of(&s),
+            });
+            let twins = records
+                .iter()
+                .find(|r| r.spec.training == training)
+                .map_or(0, |r| r.result.twins.len());
+            section.text(format!(
+                "Natural arm ({}): the {twins} test twins in the test pool score {} pts better when their duplicate group's training images are in the model than when they are out (mean over models, paired inside each model by the random halves).\n\n",
+                training.label(),
+                crate::claims::fmt_summary(&s, true)
+            ));
+        }
     }
     section.figure(
         format!("{NAME}.svg"),
