@@ -8,13 +8,13 @@
 #   3. two arrays over one results folder compute no cell twice;
 #   4. a task whose data folder is missing fails naming it, while the others finish.
 # Stops the daemons it started. Needs root, CIFAR10_DIR (or ../shared/cifar-10-jpeg) and
-# a built `target/release/xtask`.
+# a built `target/release/xtask` (under `$CARGO_TARGET_DIR` when set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 data="${CIFAR10_DIR:-$(cd .. && pwd)/shared/cifar-10-jpeg/cifar-10-batches-bin}"
 test -d "$data" || { echo "slurm-test: no CIFAR-10 at $data"; exit 1; }
-xtask="$root/target/release/xtask"
+xtask="${CARGO_TARGET_DIR:-$root/target}/release/xtask"
 test -x "$xtask" || { echo "slurm-test: build xtask first (cargo build --release -p xtask)"; exit 1; }
 work="$(mktemp -d /tmp/dupstudy-slurm-test.XXXXXX)"
 cluster="$work/cluster"
