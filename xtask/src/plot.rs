@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
-use dupstudy_study::figure::{Color as Hue, Figure, MapPanel, Panel};
+use dupstudy_study::figure::{Color as Hue, Figure, MapPanel, Panel, RocPanel};
 use plotters::prelude::*;
 
 /// Draws `figure` into an SVG file at `path`.
@@ -15,6 +15,7 @@ pub fn draw(path: &Path, figure: &Figure) -> Result<()> {
     match figure {
         Figure::Lines { caption, panels } => panels_svg(path, caption, panels),
         Figure::Maps { caption, panels } => maps_svg(path, caption, panels),
+        Figure::Roc { caption, panels } => roc_svg(path, caption, panels),
     }
 }
 
@@ -121,6 +122,67 @@ fn panels_svg(path: &Path, caption: &str, panels: &[Panel]) -> Result<()> {
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 11))
             .position(SeriesLabelPosition::LowerLeft)
+            .draw()
+            .map_err(&err)?;
+    }
+    root.present().map_err(&err)?;
+    Ok(())
+}
+
+/// Draws ROC charts side by side on log-log axes (0.1 % to 1 on both), with the chance
+/// diagonal.
+fn roc_svg(path: &Path, caption: &str, panels: &[RocPanel]) -> Result<()> {
+    const LOW: f64 = 1e-3;
+    let err = plot_error(path);
+    let width = 430 * panels.len().max(1) as u32;
+    let root = SVGBackend::new(path, (width, 430)).into_drawing_area();
+    root.fill(&WHITE).map_err(&err)?;
+    let root = root.titled(caption, ("sans-serif", 18)).map_err(&err)?;
+    let areas = root.split_evenly((1, panels.len().max(1)));
+    for (panel, area) in panels.iter().zip(areas.iter()) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 15))
+            .margin(12)
+            .x_label_area_size(38)
+            .y_label_area_size(52)
+            .build_cartesian_2d((LOW..1.0).log_scale(), (LOW..1.0).log_scale())
+            .map_err(&err)?;
+        chart
+            .configure_mesh()
+            .x_desc("false-positive rate")
+            .y_desc("true-positive rate")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(&err)?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(LOW, LOW), (1.0, 1.0)],
+                5,
+                4,
+                GREY.stroke_width(1),
+            ))
+            .map_err(&err)?;
+        for curve in &panel.curves {
+            let color = rgb(curve.color);
+            let line: Vec<(f64, f64)> = curve
+                .points
+                .iter()
+                .map(|&(f, t)| (f.clamp(LOW, 1.0), t.clamp(LOW, 1.0)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(line, color.stroke_width(2)))
+                .map_err(&err)?
+                .label(&curve.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .position(SeriesLabelPosition::LowerRight)
             .draw()
             .map_err(&err)?;
     }
@@ -261,6 +323,30 @@ mod tests {
         // Two bands per panel, filled with the series colour at low opacity.
         assert!(svg.matches("<polygon").count() >= 4, "bands missing");
         assert!(svg.contains("stroke-dasharray") || svg.matches("<polyline").count() > 4);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn roc_figures_draw_on_log_axes_with_their_legends() {
+        use dupstudy_study::figure::{RocCurve, RocPanel};
+        let dir = std::env::temp_dir().join(format!("dupstudy-roc-{}", std::process::id()));
+        let path = dir.join("roc.svg");
+        let figure = Figure::Roc {
+            caption: "roc caption".into(),
+            panels: vec![RocPanel {
+                title: "standard".into(),
+                curves: vec![RocCurve {
+                    name: "k = 8".into(),
+                    points: vec![(0.001, 0.02), (0.01, 0.1), (0.1, 0.4), (1.0, 1.0)],
+                    color: Hue::Palette(1),
+                }],
+            }],
+        };
+        draw(&path, &figure).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for text in ["roc caption", "standard", "k = 8", "false-positive rate"] {
+            assert!(svg.contains(text), "{text} missing");
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -109,6 +109,78 @@ pub enum Figure {
         /// The maps.
         panels: Vec<MapPanel>,
     },
+    /// ROC curves on log-log axes (false-positive rate against true-positive rate, from
+    /// 0.1 % to 1), with the chance diagonal: the standard picture of membership inference.
+    Roc {
+        /// Caption above the panels.
+        caption: String,
+        /// The charts.
+        panels: Vec<RocPanel>,
+    },
+}
+
+/// One ROC chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RocPanel {
+    /// Title above the chart.
+    pub title: String,
+    /// The curves.
+    pub curves: Vec<RocCurve>,
+}
+
+/// One ROC curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RocCurve {
+    /// Legend entry.
+    pub name: String,
+    /// `(false-positive rate, true-positive rate)`, increasing.
+    pub points: Vec<(f64, f64)>,
+    /// Its colour.
+    pub color: Color,
+}
+
+/// The ROC curve of scores of members (`inside`) against non-members (`outside`): one
+/// point per distinct threshold, thinned to at most `max_points` spread evenly in log FPR.
+pub fn roc_points(inside: &[f64], outside: &[f64], max_points: usize) -> Vec<(f64, f64)> {
+    if inside.is_empty() || outside.is_empty() {
+        return Vec::new();
+    }
+    let mut all: Vec<(f64, bool)> = inside
+        .iter()
+        .map(|&s| (s, true))
+        .chain(outside.iter().map(|&s| (s, false)))
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (n1, n0) = (inside.len() as f64, outside.len() as f64);
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut points = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j < all.len() && all[j].0.total_cmp(&all[i].0).is_eq() {
+            if all[j].1 {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
+            j += 1;
+        }
+        points.push((fp / n0, tp / n1));
+        i = j;
+    }
+    let lowest = 1.0 / n0;
+    let step = (1.0f64.ln() - lowest.ln()) / max_points.max(2) as f64;
+    // The last point of each bucket of log FPR (the curve's highest TPR there).
+    let mut thinned: Vec<(usize, (f64, f64))> = Vec::new();
+    for &(f, t) in points.iter().filter(|p| p.0 > 0.0) {
+        let bucket = ((f.ln() - lowest.ln()) / step).floor().max(0.0) as usize;
+        match thinned.last_mut() {
+            Some(last) if last.0 == bucket => last.1 = (f, t),
+            _ => thinned.push((bucket, (f, t))),
+        }
+    }
+    let thinned: Vec<(f64, f64)> = thinned.into_iter().map(|(_, p)| p).collect();
+    thinned
 }
 
 /// The zero level set of `value(x, y)` over a regular grid, as line segments (marching
@@ -160,6 +232,21 @@ pub fn zero_contour(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roc_points_by_hand() {
+        // Members 3, 5, 7 and non-members 1, 4, 6: thresholds from the top.
+        let roc = roc_points(&[3.0, 5.0, 7.0], &[1.0, 4.0, 6.0], 100);
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            roc.first(),
+            Some(&(third, 2.0 / 3.0)),
+            "at FPR 1/3 (6 passes) 7 and 5 do"
+        );
+        assert_eq!(roc.last(), Some(&(1.0, 1.0)));
+        assert!(roc.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        assert!(roc_points(&[], &[1.0], 10).is_empty());
+    }
 
     #[test]
     fn contour_of_a_line_lies_on_it_and_spans_the_box() {

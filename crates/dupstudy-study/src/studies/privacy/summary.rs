@@ -9,7 +9,7 @@ use super::attacks::{Lira, auc, correct, loss, loss_threshold, phi, tpr_at_fpr};
 use super::claims::checks;
 use super::{NAME, Plan, PrivacyStudy, Record, Training};
 use crate::error::{Result, StudyError};
-use crate::figure::{Color, Figure, Panel, Series};
+use crate::figure::{Color, Figure, Panel, RocCurve, RocPanel, Series, roc_points};
 use crate::report::{Section, human_duration};
 use crate::studies::band;
 use crate::study::{Study, StudySummary};
@@ -54,6 +54,8 @@ pub struct Scores {
     /// Per training kind and copy count: offline LiRA's TPR at 0.1 % FPR, pooled over
     /// models (descriptive: few non-members back it).
     pub pooled_tpr_01pct: BTreeMap<(Training, u32), f64>,
+    /// Per training kind and copy count: offline LiRA's ROC curve, pooled over models.
+    pub roc: BTreeMap<(Training, u32), Vec<(f64, f64)>>,
 }
 
 fn decode(id: &str, text: &str, len: usize) -> Result<Vec<f32>> {
@@ -190,6 +192,7 @@ impl Scores {
             if let Some(t) = tpr_at_fpr(&a, &b, 0.001) {
                 self.pooled_tpr_01pct.insert((training, k), t);
             }
+            self.roc.insert((training, k), roc_points(&a, &b, 200));
         }
         self.models.insert(training, models);
         Ok(())
@@ -295,8 +298,13 @@ pub(super) fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary>
         "Membership exposure against the copy count",
         figure(&scores),
     );
+    section.figure(
+        format!("{NAME}_roc.svg"),
+        "ROC curves of offline LiRA, pooled over models, on log-log axes",
+        roc_figure(&scores),
+    );
     section.text(format!(
-        "\nThe table's `d_rate` column holds the copy count k. Intervals are 95 % t intervals over models (the unit of inference; each model's targets in and out are a random half each). ROC curves on log-log axes are not drawn yet.\n\nCompute: {} of cell time over {} cells (the audit not included).\n",
+        "\nThe table's `d_rate` column holds the copy count k. Intervals are 95 % t intervals over models (the unit of inference; each model's targets in and out are a random half each). The ROC curves pool every model's targets (descriptive); the dashed diagonal is chance.\n\nCompute: {} of cell time over {} cells (the audit not included).\n",
         human_duration(records.iter().map(|r| r.seconds).sum()),
         records.len()
     ));
@@ -421,5 +429,30 @@ fn figure(scores: &Scores) -> Figure {
                 series(|s| s.tpr_1pct),
             ),
         ],
+    }
+}
+
+fn roc_figure(scores: &Scores) -> Figure {
+    let panels = scores
+        .models
+        .keys()
+        .map(|&training| RocPanel {
+            title: format!("{} (offline LiRA)", training.label()),
+            curves: scores
+                .roc
+                .iter()
+                .filter(|((t, _), _)| *t == training)
+                .enumerate()
+                .map(|(i, (&(_, k), points))| RocCurve {
+                    name: format!("k = {k}"),
+                    points: points.clone(),
+                    color: Color::Palette(i),
+                })
+                .collect(),
+        })
+        .collect();
+    Figure::Roc {
+        caption: "Membership inference by copy count: ROC on log-log axes".into(),
+        panels,
     }
 }
