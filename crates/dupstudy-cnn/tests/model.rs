@@ -268,3 +268,50 @@ fn flops_per_image_follow_the_layer_shapes() {
     assert!(close(s.train_step_flops(), 10.43e6) && close(a.train_step_flops(), 38.16e6));
     assert!(close(s.pgd_step_flops(10), 85.85e6) && close(a.pgd_step_flops(10), 304.4e6));
 }
+
+#[test]
+fn logits_agree_with_predict_and_mirror_flips_the_image() {
+    use std::sync::Arc;
+    let data = Arc::new(dupstudy_cifar::synthetic::learnable(40, 10, 40, 3).unwrap());
+    let (_, model) = Cnn::init(&tiny_config(), 5, &Device::Cpu).unwrap();
+    let idx = Arc::new((0..40).collect::<Vec<usize>>());
+    let split = dupstudy_cifar::SplitName::Train;
+    let dev = Device::Cpu;
+    let plain =
+        dupstudy_cnn::logits(&model, &data, split, idx.clone(), 16, &dev, None, false).unwrap();
+    assert_eq!(plain.len(), 400);
+    let predicted =
+        dupstudy_cnn::predict(&model, &data, split, idx.clone(), 16, &dev, None).unwrap();
+    for (i, row) in plain.chunks(10).enumerate() {
+        let top = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+        assert_eq!(top as u8, predicted[i], "image {i}");
+    }
+    let mirrored = dupstudy_cnn::logits(&model, &data, split, idx, 16, &dev, None, true).unwrap();
+    // Image 3 flipped by hand: planar 3 x 32 x 32 bytes, each row reversed.
+    let bytes = data.train().image(3).unwrap();
+    let mut flipped = vec![0f32; 3072];
+    for c in 0..3 {
+        for y in 0..32 {
+            for x in 0..32 {
+                flipped[c * 1024 + y * 32 + x] =
+                    f32::from(bytes[c * 1024 + y * 32 + 31 - x]) / 255.0;
+            }
+        }
+    }
+    let x = Tensor::from_vec(flipped, (1, 3, 32, 32), &dev).unwrap();
+    let by_hand: Vec<f32> = model
+        .logits(&x, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for (a, b) in by_hand.iter().zip(&mirrored[30..40]) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+    assert_ne!(
+        &plain[30..40],
+        &mirrored[30..40],
+        "the mirror is another query"
+    );
+}
