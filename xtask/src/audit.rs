@@ -157,22 +157,66 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
         labelled::DEVELOPMENT_BELOW
     );
     println!(
-        "| threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged |"
+        "| threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged | flagged, not in the list |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     let cell =
         |c: labelled::Count| format!("{}/{} ({:.1} %)", c.found, c.labelled, 100.0 * c.recall());
-    for t in thresholds {
+    for &t in &thresholds {
         let p = labelled::at_threshold(&labels, &pairs, t);
         println!(
-            "| {:.2} | {} | {} | {} | {} | {} |",
+            "| {:.2} | {} | {} | {} | {} | {} | {} |",
             t,
             cell(p.test_train[0]),
             cell(p.test_train[1]),
             cell(p.within_test[0]),
             cell(p.within_test[1]),
-            p.flagged_test_images
+            p.flagged_test_images,
+            labelled::unlisted(&labels, &pairs, t).len()
         );
+    }
+    let lowest = thresholds.iter().copied().fold(1.0f32, f32::min);
+    let unlisted = labelled::unlisted(&labels, &pairs, lowest);
+    println!(
+        "\nflagged, not in the list: test images with a direct pair to a training image at or above the threshold that the list names no training partner for ({} at {lowest:.2}; development half {}, held out {})",
+        unlisted.len(),
+        unlisted
+            .iter()
+            .filter(|u| u.test < labelled::DEVELOPMENT_BELOW)
+            .count(),
+        unlisted
+            .iter()
+            .filter(|u| u.test >= labelled::DEVELOPMENT_BELOW)
+            .count(),
+    );
+    if let (Some(sheet), Some(dir)) = (&args.unlisted_sheet, &args.data_dir) {
+        let set = dupstudy_audit::images::load(&at_root(dir))
+            .with_context(|| format!("reading the data set at {}", dir.display()))?;
+        anyhow::ensure!(
+            set.count(dupstudy_audit::SplitName::Train) == labelled::TRAIN_IMAGES
+                && set.count(dupstudy_audit::SplitName::Test) == 10_000,
+            "--data-dir {}: expected CIFAR-10's 50000 training and 10000 test images",
+            dir.display()
+        );
+        let shown: Vec<(usize, usize)> = unlisted
+            .iter()
+            .map(|u| (labelled::TRAIN_IMAGES + u.test, u.train))
+            .collect();
+        let png = dupstudy_audit::output::contact_sheet(&set, &shown, 2)?;
+        dupstudy_audit::output::write_atomic(sheet, &png)?;
+        println!(
+            "wrote {} (test image left, training partner right, highest score first):",
+            sheet.display()
+        );
+        for (k, u) in unlisted.iter().enumerate() {
+            println!(
+                "{}. test {} — train {}: {:.3}",
+                k + 1,
+                u.test,
+                u.train,
+                u.score
+            );
+        }
     }
     Ok(())
 }

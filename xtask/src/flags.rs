@@ -57,6 +57,14 @@ pub struct AuditRecallArgs {
     /// of 0.02).
     #[arg(long, value_delimiter = ',')]
     pub thresholds: Vec<f32>,
+    /// Write a contact sheet (PNG) of the test images the audit pairs with a training image
+    /// at the lowest threshold although the list names no training partner for them (each
+    /// beside its best partner); needs --data-dir.
+    #[arg(long, requires = "data_dir")]
+    pub unlisted_sheet: Option<PathBuf>,
+    /// The CIFAR-10 folder or archive the audit read (for --unlisted-sheet).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The compute device of the CNN studies.

@@ -186,6 +186,57 @@ pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Po
     point
 }
 
+/// A test image the audit pairs with a training image although the labelled list names no
+/// training partner for it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Unlisted {
+    /// The test image (index in the test split).
+    pub test: usize,
+    /// Its best-scoring training partner (index in the training split).
+    pub train: usize,
+    /// The audit's score of that pair.
+    pub score: f32,
+}
+
+/// The test images that have a direct pair with a training image at or above `threshold`
+/// among `pairs` (positions in a 60,000-image CIFAR-10 audit) but no test -> training entry
+/// in `labelled`, each with its best training partner, highest score first (ties by test
+/// index). What the audit finds beyond the list: either duplicates the list lacks or the
+/// audit's false pairs, which only a look tells apart.
+pub fn unlisted(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Vec<Unlisted> {
+    let listed: HashSet<usize> = labelled
+        .iter()
+        .filter(|l| !l.within_test)
+        .map(|l| l.test)
+        .collect();
+    let mut best: std::collections::BTreeMap<usize, Unlisted> = std::collections::BTreeMap::new();
+    for p in pairs.iter().filter(|p| p.score >= threshold) {
+        let (test, train) = match (p.a >= TRAIN_IMAGES, p.b >= TRAIN_IMAGES) {
+            (true, false) => (p.a - TRAIN_IMAGES, p.b),
+            (false, true) => (p.b - TRAIN_IMAGES, p.a),
+            _ => continue,
+        };
+        if listed.contains(&test) {
+            continue;
+        }
+        let entry = best.entry(test).or_insert(Unlisted {
+            test,
+            train,
+            score: p.score,
+        });
+        if p.score > entry.score {
+            *entry = Unlisted {
+                test,
+                train,
+                score: p.score,
+            };
+        }
+    }
+    let mut out: Vec<Unlisted> = best.into_values().collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.test.cmp(&b.test)));
+    out
+}
+
 /// The pairs of a CIFAR-10 audit's `pairs.csv` (every image of both splits audited, as
 /// `cargo xtask audit` and `dupaudit scan --cifar` write it), as positions of a 60,000-image
 /// audit.
@@ -248,6 +299,41 @@ pub fn pairs_from_csv(text: &str, file: &Path) -> Result<Vec<Pair>> {
 mod tests {
     use super::*;
     use crate::audit::PairKind;
+
+    #[test]
+    fn unlisted_keeps_the_best_training_partner_of_test_images_the_list_lacks() {
+        let labelled = parse(
+            "TestID,TrainID,Distance,Judgment\n3,9,0.1,1\n",
+            false,
+            Path::new("t.csv"),
+        )
+        .unwrap();
+        let pair = |a: usize, b: usize, score: f32| Pair {
+            a,
+            b,
+            score,
+            kind: PairKind::Near,
+            mirror: false,
+        };
+        let pairs = [
+            pair(9, TRAIN_IMAGES + 3, 0.9),                 // listed: left out
+            pair(4, TRAIN_IMAGES + 5, 0.82),                // unlisted
+            pair(TRAIN_IMAGES + 5, 6, 0.88),                // the same test image, a better partner
+            pair(7, TRAIN_IMAGES + 8, 0.79),                // below the threshold
+            pair(TRAIN_IMAGES + 1, TRAIN_IMAGES + 2, 0.95), // within test: not a training twin
+            pair(1, 2, 0.99),                               // within training
+        ];
+        let found = unlisted(&labelled, &pairs, 0.8);
+        assert_eq!(
+            found,
+            vec![Unlisted {
+                test: 5,
+                train: 6,
+                score: 0.88
+            }]
+        );
+        assert_eq!(unlisted(&labelled, &pairs, 0.7).len(), 2);
+    }
 
     #[test]
     fn halves_recall_and_flags_follow_the_groups() {
