@@ -130,6 +130,9 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
             p.to_path_buf()
         }
     };
+    if args.exact_candidates {
+        return recall_of_exact_candidates(args, &at_root);
+    }
     let (pairs_path, labels_dir) = (at_root(&args.pairs), at_root(&args.labels));
     let text = std::fs::read_to_string(&pairs_path)
         .with_context(|| format!("reading {}", pairs_path.display()))?;
@@ -206,6 +209,100 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
         dupstudy_audit::output::write_atomic(sheet, &png)?;
         println!(
             "wrote {} (test image left, training partner right, highest score first):",
+            sheet.display()
+        );
+        for (k, u) in unlisted.iter().enumerate() {
+            println!(
+                "{}. test {} — train {}: {:.3}",
+                k + 1,
+                u.test,
+                u.train,
+                u.score
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask audit-recall --exact-candidates`: recall at budgets of flagged test images,
+/// each test image's exact thumbnail neighbours aligned, under each scoring.
+fn recall_of_exact_candidates(
+    args: &AuditRecallArgs,
+    at_root: &dyn Fn(&std::path::Path) -> std::path::PathBuf,
+) -> Result<()> {
+    use dupstudy_audit::labelled::{self, Scoring};
+    let dir = args
+        .data_dir
+        .as_ref()
+        .context("--exact-candidates needs --data-dir")?;
+    anyhow::ensure!(
+        args.k_train >= 1,
+        "--k-train {}: must be at least 1",
+        args.k_train
+    );
+    let started = Instant::now();
+    let labels = labelled::load(&at_root(&args.labels))?;
+    let set = images::load(&at_root(dir))
+        .with_context(|| format!("reading the data set at {}", dir.display()))?;
+    anyhow::ensure!(
+        set.count(images::SplitName::Train) == labelled::TRAIN_IMAGES
+            && set.count(images::SplitName::Test) == 10_000,
+        "--data-dir {}: expected CIFAR-10's 50000 training and 10000 test images",
+        dir.display()
+    );
+    let f = features::compute(&set);
+    let candidates = labelled::test_candidates(&set, &f, args.k_train, args.k_test);
+    println!(
+        "exact candidates: {} training and {} test neighbours of each test image by 16x16 thumbnail, {} pairs aligned in {:.1} s",
+        args.k_train,
+        args.k_test,
+        candidates.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "| score | budget | threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged | flagged, not in the list | of them across classes |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let cell =
+        |c: labelled::Count| format!("{}/{} ({:.1} %)", c.found, c.labelled, 100.0 * c.recall());
+    let mut sheet_of = None;
+    for scoring in Scoring::ALL {
+        let pairs: Vec<_> = candidates.iter().map(|c| c.pair(scoring)).collect();
+        for budget in [250, 350, 450, 600, 800] {
+            let Some(p) = labelled::at_budget(&labels, &pairs, budget) else {
+                continue;
+            };
+            let unlisted = labelled::unlisted(&labels, &pairs, p.threshold);
+            let class = |i: usize| set.info[i].class;
+            let across = unlisted
+                .iter()
+                .filter(|u| class(labelled::TRAIN_IMAGES + u.test) != class(u.train))
+                .count();
+            println!(
+                "| {} | {budget} | {:.3} | {} | {} | {} | {} | {} | {} | {across} |",
+                scoring.name(),
+                p.threshold,
+                cell(p.test_train[0]),
+                cell(p.test_train[1]),
+                cell(p.within_test[0]),
+                cell(p.within_test[1]),
+                p.flagged_test_images,
+                unlisted.len()
+            );
+            if let (Scoring::Fused, 450, Some(sheet)) = (scoring, budget, &args.unlisted_sheet) {
+                let shown: Vec<(usize, usize)> = unlisted
+                    .iter()
+                    .map(|u| (labelled::TRAIN_IMAGES + u.test, u.train))
+                    .collect();
+                let png = dupstudy_audit::output::contact_sheet(&set, &shown, 2)?;
+                dupstudy_audit::output::write_atomic(sheet, &png)?;
+                sheet_of = Some(unlisted);
+            }
+        }
+    }
+    if let (Some(sheet), Some(unlisted)) = (&args.unlisted_sheet, sheet_of) {
+        println!(
+            "wrote {} (fused score, budget 450: test image left, training partner right, highest score first):",
             sheet.display()
         );
         for (k, u) in unlisted.iter().enumerate() {

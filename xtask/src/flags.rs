@@ -58,13 +58,26 @@ pub struct AuditRecallArgs {
     #[arg(long, value_delimiter = ',')]
     pub thresholds: Vec<f32>,
     /// Write a contact sheet (PNG) of the test images the audit pairs with a training image
-    /// at the lowest threshold although the list names no training partner for them (each
-    /// beside its best partner); needs --data-dir.
+    /// at the lowest threshold (with --exact-candidates: the fused score's threshold at a
+    /// budget of 450) although the list names no training partner for them (each beside its
+    /// best partner); needs --data-dir.
     #[arg(long, requires = "data_dir")]
     pub unlisted_sheet: Option<PathBuf>,
-    /// The CIFAR-10 folder or archive the audit read (for --unlisted-sheet).
+    /// The CIFAR-10 folder or archive the audit read (for --unlisted-sheet and
+    /// --exact-candidates).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Instead of pairs.csv: each test image's nearest training and test images by 16x16
+    /// thumbnail (exact search), aligned without a coarse gate, and the recall at budgets of
+    /// flagged test images under the aligned and the fused score; needs --data-dir.
+    #[arg(long, requires = "data_dir")]
+    pub exact_candidates: bool,
+    /// Nearest training images per test image (--exact-candidates).
+    #[arg(long, default_value_t = 30)]
+    pub k_train: usize,
+    /// Nearest other test images per test image (--exact-candidates).
+    #[arg(long, default_value_t = 10)]
+    pub k_test: usize,
 }
 
 /// The compute device of the CNN studies.

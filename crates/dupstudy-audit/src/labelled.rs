@@ -237,6 +237,137 @@ pub fn unlisted(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Vec<Un
     out
 }
 
+/// How the labelled-recall study scores a candidate pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scoring {
+    /// The audit's aligned similarity ([`crate::features::Alignment::score`]).
+    Aligned,
+    /// The mean of the aligned similarity and the thumbnails' correlation
+    /// ([`crate::neighbours`]): the alignment sees the detail, the thumbnail the whole.
+    Fused,
+}
+
+impl Scoring {
+    /// Every scoring, in report order.
+    pub const ALL: [Scoring; 2] = [Scoring::Aligned, Scoring::Fused];
+
+    /// `aligned` or `fused`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scoring::Aligned => "aligned",
+            Scoring::Fused => "fused",
+        }
+    }
+}
+
+/// A candidate pair of the labelled-recall study: a test image and one of its nearest
+/// images by thumbnail.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The test image's position in the audited set.
+    pub test: usize,
+    /// The other image's position.
+    pub other: usize,
+    /// The thumbnails' correlation (image or mirror).
+    pub thumbnail: f32,
+    /// The aligned similarity (full search, no coarse gate).
+    pub aligned: f32,
+}
+
+impl Candidate {
+    /// The pair's score under `scoring`.
+    pub fn score(&self, scoring: Scoring) -> f32 {
+        match scoring {
+            Scoring::Aligned => self.aligned,
+            Scoring::Fused => 0.5 * (self.aligned + self.thumbnail),
+        }
+    }
+
+    /// As an audit pair scored under `scoring`.
+    pub fn pair(&self, scoring: Scoring) -> Pair {
+        Pair {
+            a: self.test.min(self.other),
+            b: self.test.max(self.other),
+            score: self.score(scoring),
+            kind: crate::audit::PairKind::Near,
+            mirror: false,
+        }
+    }
+}
+
+/// The candidates of every test image of `set`: its `k_train` nearest training images and
+/// `k_test` nearest other test images by thumbnail (exact search, [`crate::neighbours`]),
+/// each aligned with the full search (no coarse gate), so every candidate has an exact
+/// score down to any threshold. A test pair met from both sides is kept once.
+pub fn test_candidates(
+    set: &crate::ImageSet,
+    features: &crate::features::Features,
+    k_train: usize,
+    k_test: usize,
+) -> Vec<Candidate> {
+    use crate::neighbours::{mirror, nearest, thumbnail};
+    use rayon::prelude::*;
+    let of = |split: crate::SplitName| -> Vec<usize> {
+        (0..set.len())
+            .filter(|&i| set.info[i].split == split)
+            .collect()
+    };
+    let (train, test) = (of(crate::SplitName::Train), of(crate::SplitName::Test));
+    let thumbs = |members: &[usize]| -> Vec<f32> {
+        members
+            .par_iter()
+            .flat_map_iter(|&i| thumbnail(set.image(i), set.width, set.height))
+            .collect()
+    };
+    let (train_t, test_t) = (thumbs(&train), thumbs(&test));
+    let test_m: Vec<f32> = test_t
+        .chunks(crate::neighbours::DIM)
+        .flat_map(mirror)
+        .collect();
+    let to_train = nearest(&test_t, &test_m, &train_t, k_train, &|_, _| false);
+    let to_test = nearest(&test_t, &test_m, &test_t, k_test, &|q, b| q == b);
+    let mut wanted: Vec<(usize, usize, f32)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (q, (a, b)) in to_train.iter().zip(&to_test).enumerate() {
+        for n in a {
+            wanted.push((test[q], train[n.index], n.similarity));
+        }
+        for n in b {
+            let key = (q.min(n.index), q.max(n.index));
+            if seen.insert(key) {
+                wanted.push((test[q], test[n.index], n.similarity));
+            }
+        }
+    }
+    wanted
+        .par_iter()
+        .map(|&(t, o, thumb)| Candidate {
+            test: t,
+            other: o,
+            thumbnail: thumb,
+            aligned: crate::features::align(features, t, o, -1.0).score,
+        })
+        .collect()
+}
+
+/// The labelled recall when at most `budget` test images may be flagged: the lowest
+/// threshold on a grid of 0.005 whose flagged test images stay within the budget, and the
+/// recall there (`None` when even a threshold of 1 flags more).
+pub fn at_budget(labelled: &[Labelled], pairs: &[Pair], budget: usize) -> Option<Point> {
+    let mut best = None;
+    // Flagged images grow as the threshold falls: walk down until the budget is passed.
+    for step in 0..=400 {
+        let threshold = 1.0 - 0.005 * step as f32;
+        let point = at_threshold(labelled, pairs, threshold);
+        if point.flagged_test_images > budget {
+            break;
+        }
+        best = Some(point);
+    }
+    best
+}
+
 /// The pairs of a CIFAR-10 audit's `pairs.csv` (every image of both splits audited, as
 /// `cargo xtask audit` and `dupaudit scan --cifar` write it), as positions of a 60,000-image
 /// audit.
@@ -333,6 +464,71 @@ mod tests {
             }]
         );
         assert_eq!(unlisted(&labelled, &pairs, 0.7).len(), 2);
+    }
+
+    #[test]
+    fn the_budget_picks_the_lowest_threshold_that_flags_no_more_test_images() {
+        let labelled = parse(
+            "TestID,TrainID,Distance,Judgment\n0,0,0.1,1\n1,1,0.1,1\n",
+            false,
+            Path::new("t.csv"),
+        )
+        .unwrap();
+        let candidate = |test: usize, other: usize, aligned: f32, thumbnail: f32| Candidate {
+            test: TRAIN_IMAGES + test,
+            other,
+            thumbnail,
+            aligned,
+        };
+        let candidates = [
+            candidate(0, 0, 0.9, 0.9),
+            candidate(1, 1, 0.5, 0.9),
+            candidate(2, 5, 0.8, 0.2),
+        ];
+        assert!((candidates[1].score(Scoring::Fused) - 0.7).abs() < 1e-6);
+        let pairs = |s: Scoring| candidates.iter().map(|c| c.pair(s)).collect::<Vec<_>>();
+        // Aligned: test 0 (0.9), then test 2 (0.8), test 1 last (0.5).
+        let p = at_budget(&labelled, &pairs(Scoring::Aligned), 2).unwrap();
+        assert_eq!((p.flagged_test_images, p.test_train[0].found), (2, 1));
+        // The lowest grid threshold that keeps test 1 (0.5) out.
+        assert!((p.threshold - 0.505).abs() < 1e-4, "{}", p.threshold);
+        // Fused: test 0 (0.9), test 1 (0.7), test 2 (0.5): both labelled pairs in 2.
+        let p = at_budget(&labelled, &pairs(Scoring::Fused), 2).unwrap();
+        assert_eq!((p.flagged_test_images, p.test_train[0].found), (2, 2));
+        assert!(at_budget(&labelled, &[candidates[0].pair(Scoring::Aligned)], 0).is_some());
+        let one = [Candidate {
+            aligned: 1.0,
+            ..candidates[0]
+        }
+        .pair(Scoring::Aligned)];
+        assert!(at_budget(&labelled, &one, 0).is_none());
+    }
+
+    #[test]
+    fn exact_candidates_find_a_mirrored_training_image_in_the_test_split() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cifar");
+        let mut set = crate::images::load(&fixture).unwrap();
+        let test = (0..set.len())
+            .find(|&i| set.info[i].split == crate::SplitName::Test)
+            .unwrap();
+        let bytes = set.image_bytes();
+        let mut copy = set.image(5).to_vec();
+        for row in copy.chunks_mut(set.width) {
+            row.reverse();
+        }
+        set.pixels[test * bytes..(test + 1) * bytes].copy_from_slice(&copy);
+        let features = crate::features::compute(&set);
+        let candidates = test_candidates(&set, &features, 1, 1);
+        let tests = set.count(crate::SplitName::Test);
+        // One training and one test neighbour per test image, each test pair once.
+        assert!(candidates.len() <= 2 * tests && candidates.len() > tests);
+        let found = candidates
+            .iter()
+            .find(|c| c.test == test && c.other < set.count(crate::SplitName::Train))
+            .unwrap();
+        assert_eq!(found.other, 5);
+        assert!(found.aligned > 0.99 && found.thumbnail > 0.99, "{found:?}");
+        assert!(found.score(Scoring::Fused) > 0.99);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod features;
 pub mod images;
 pub mod index;
 pub mod labelled;
+pub mod neighbours;
 pub mod output;
 pub mod planted;
 pub mod progress;
