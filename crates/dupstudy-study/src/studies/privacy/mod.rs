@@ -37,6 +37,7 @@ use crate::studies::natural::{Partition, PartitionKey, partition};
 use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
 
 pub mod attacks;
+pub mod bootstrap;
 mod claims;
 mod design;
 mod plan;

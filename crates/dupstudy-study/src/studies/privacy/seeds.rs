@@ -26,3 +26,8 @@ pub(crate) fn training(model: u64) -> u64 {
 pub(crate) fn query_attack(model: u64) -> u64 {
     seed_u64(&format!("privacy/query-attack/model={model}"))
 }
+
+/// The resamples of the bootstrap check over models and targets.
+pub(crate) fn bootstrap() -> ChaCha8Rng {
+    stream("privacy/bootstrap")
+}
