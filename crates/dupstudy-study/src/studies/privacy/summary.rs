@@ -308,7 +308,7 @@ pub(super) fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary>
             section.text(format!(
                 "Natural arm ({}): the {twins} test twins in the test pool score {} pts better when their duplicate group's training images are in the model than when they are out (mean over models, paired inside each model by the random halves).\n\n",
                 training.label(),
-                crate::claims::fmt_summary(&s, true)
+                crate::claims::fmt_summary(&s, false)
             ));
         }
     }
