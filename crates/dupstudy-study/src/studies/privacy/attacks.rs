@@ -145,14 +145,27 @@ impl<'a> Lira<'a> {
         }
     }
 
-    /// The mean of target `t`'s query `q` over the models other than `attacked` with
-    /// membership `want`; `None` when there are none.
-    fn reference_mean(&self, attacked: usize, t: usize, q: usize, want: bool) -> Option<f64> {
-        let values: Vec<f64> = (0..self.phis.len())
-            .filter(|&m| m != attacked && self.inside[m][t] == want)
+    /// The mean of target `t`'s query `q` over the first `limit` models (in model order)
+    /// other than `attacked` with membership `want`; `None` when there are none.
+    fn reference_mean(
+        &self,
+        attacked: usize,
+        t: usize,
+        q: usize,
+        want: bool,
+        limit: usize,
+    ) -> Option<f64> {
+        let values: Vec<f64> = self
+            .references(attacked, t, want)
+            .take(limit)
             .map(|m| self.phis[m][t][q])
             .collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    }
+
+    /// The models other than `attacked` with membership `want` for target `t`.
+    fn references(&self, attacked: usize, t: usize, want: bool) -> impl Iterator<Item = usize> {
+        (0..self.phis.len()).filter(move |&m| m != attacked && self.inside[m][t] == want)
     }
 
     /// Offline LiRA's score of target `t` against model `attacked`: how far its confidence
@@ -161,22 +174,31 @@ impl<'a> Lira<'a> {
     pub fn offline(&self, attacked: usize, t: usize) -> Option<f64> {
         let mut total = 0.0;
         for q in 0..2 {
-            let mu = self.reference_mean(attacked, t, q, false)?;
+            let mu = self.reference_mean(attacked, t, q, false, usize::MAX)?;
             total += (self.phis[attacked][t][q] - mu) / self.sigma_out;
         }
         Some(total / 2.0)
     }
 
     /// Online LiRA's score: the log-likelihood ratio of the in- and out-distributions,
-    /// averaged over the two queries.
+    /// averaged over the two queries. Both means come from as many reference models (the
+    /// first of the larger side in model order): with the attacked model left out, a member
+    /// would otherwise have one "in" reference fewer than a non-member, and the noisier of
+    /// two means pulls the quadratic score down on its side — with no signal, members would
+    /// score below non-members (an AUC below 0.5; by (1/(n−1) − 1/n)/2 variances in
+    /// expectation with n models on each side).
     pub fn online(&self, attacked: usize, t: usize) -> Option<f64> {
         let log_normal =
             |x: f64, mu: f64, sigma: f64| -0.5 * ((x - mu) / sigma).powi(2) - sigma.ln();
+        let limit = self
+            .references(attacked, t, true)
+            .count()
+            .min(self.references(attacked, t, false).count());
         let mut total = 0.0;
         for q in 0..2 {
             let x = self.phis[attacked][t][q];
-            let mu_in = self.reference_mean(attacked, t, q, true)?;
-            let mu_out = self.reference_mean(attacked, t, q, false)?;
+            let mu_in = self.reference_mean(attacked, t, q, true, limit)?;
+            let mu_out = self.reference_mean(attacked, t, q, false, limit)?;
             total += log_normal(x, mu_in, self.sigma_in) - log_normal(x, mu_out, self.sigma_out);
         }
         Some(total / 2.0)
@@ -213,6 +235,45 @@ mod tests {
     }
 
     #[test]
+    fn without_a_signal_online_lira_is_at_chance() {
+        use rand::{Rng, SeedableRng};
+        // 8 models, each target in a random half; the confidences are pure noise.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (models, targets) = (8, 1500);
+        let mut inside = vec![vec![false; targets]; models];
+        for t in 0..targets {
+            let mut order: Vec<usize> = (0..models).collect();
+            for i in (1..models).rev() {
+                order.swap(i, rng.random_range(0..=i));
+            }
+            for &m in &order[..models / 2] {
+                inside[m][t] = true;
+            }
+        }
+        let phis: Vec<Vec<[f64; 2]>> = (0..models)
+            .map(|_| {
+                (0..targets)
+                    .map(|_| {
+                        let v = rng.random::<f64>();
+                        [v, v]
+                    })
+                    .collect()
+            })
+            .collect();
+        let lira = Lira::new(&phis, &inside);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for m in 0..models {
+            for t in 0..targets {
+                let s = lira.online(m, t).unwrap();
+                if inside[m][t] { a.push(s) } else { b.push(s) }
+            }
+        }
+        // Reference means from 3 in and 4 out models would put it near 0.46.
+        let value = auc(&a, &b).unwrap();
+        assert!((value - 0.5).abs() < 0.015, "{value}");
+    }
+
+    #[test]
     fn lira_by_hand() {
         // Two targets, four models; target 0 is in models 0 and 1, target 1 in 2 and 3.
         let inside = vec![
@@ -236,10 +297,11 @@ mod tests {
         assert!((s - 3.0 / 2.0f64.sqrt()).abs() < 1e-12);
         // Model 2, target 0 (out): the only other out-model is 3 (-1): (1 + 1) / sqrt 2.
         assert!((lira.offline(2, 0).unwrap() - 2.0 / 2.0f64.sqrt()).abs() < 1e-12);
-        // Online, model 0, target 0: in-reference model 1 (5), out-reference mean 0.
+        // Online, model 0, target 0: one in-reference (model 1: 5), so one out-reference
+        // too, the first in model order (model 2: 1), not the mean of both (0).
         let (si, so) = (lira.sigma_in, lira.sigma_out);
         let expected = (-0.5 * ((3.0f64 - 5.0) / si).powi(2) - si.ln())
-            - (-0.5 * (3.0f64 / so).powi(2) - so.ln());
+            - (-0.5 * ((3.0f64 - 1.0) / so).powi(2) - so.ln());
         assert!((lira.online(0, 0).unwrap() - expected).abs() < 1e-12);
     }
 }
