@@ -235,6 +235,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // models and targets index two tables alike
     fn without_a_signal_online_lira_is_at_chance() {
         use rand::{Rng, SeedableRng};
         // 8 models, each target in a random half; the confidences are pure noise.
