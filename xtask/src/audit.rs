@@ -193,33 +193,8 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
             .count(),
     );
     if let (Some(sheet), Some(dir)) = (&args.unlisted_sheet, &args.data_dir) {
-        let set = dupstudy_audit::images::load(&at_root(dir))
-            .with_context(|| format!("reading the data set at {}", dir.display()))?;
-        anyhow::ensure!(
-            set.count(dupstudy_audit::SplitName::Train) == labelled::TRAIN_IMAGES
-                && set.count(dupstudy_audit::SplitName::Test) == 10_000,
-            "--data-dir {}: expected CIFAR-10's 50000 training and 10000 test images",
-            dir.display()
-        );
-        let shown: Vec<(usize, usize)> = unlisted
-            .iter()
-            .map(|u| (labelled::TRAIN_IMAGES + u.test, u.train))
-            .collect();
-        let png = dupstudy_audit::output::contact_sheet(&set, &shown, 2)?;
-        dupstudy_audit::output::write_atomic(sheet, &png)?;
-        println!(
-            "wrote {} (test image left, training partner right, highest score first):",
-            sheet.display()
-        );
-        for (k, u) in unlisted.iter().enumerate() {
-            println!(
-                "{}. test {} — train {}: {:.3}",
-                k + 1,
-                u.test,
-                u.train,
-                u.score
-            );
-        }
+        let set = load_cifar10(&at_root(dir), dir)?;
+        write_unlisted_sheet(&set, &unlisted, sheet, "")?;
     }
     Ok(())
 }
@@ -242,14 +217,7 @@ fn recall_of_exact_candidates(
     );
     let started = Instant::now();
     let labels = labelled::load(&at_root(&args.labels))?;
-    let set = images::load(&at_root(dir))
-        .with_context(|| format!("reading the data set at {}", dir.display()))?;
-    anyhow::ensure!(
-        set.count(images::SplitName::Train) == labelled::TRAIN_IMAGES
-            && set.count(images::SplitName::Test) == 10_000,
-        "--data-dir {}: expected CIFAR-10's 50000 training and 10000 test images",
-        dir.display()
-    );
+    let set = load_cifar10(&at_root(dir), dir)?;
     let f = features::compute(&set);
     let candidates = labelled::test_candidates(&set, &f, args.k_train, args.k_test);
     println!(
@@ -289,31 +257,57 @@ fn recall_of_exact_candidates(
                 p.flagged_test_images,
                 unlisted.len()
             );
-            if let (Scoring::Fused, 450, Some(sheet)) = (scoring, budget, &args.unlisted_sheet) {
-                let shown: Vec<(usize, usize)> = unlisted
-                    .iter()
-                    .map(|u| (labelled::TRAIN_IMAGES + u.test, u.train))
-                    .collect();
-                let png = dupstudy_audit::output::contact_sheet(&set, &shown, 2)?;
-                dupstudy_audit::output::write_atomic(sheet, &png)?;
+            if (scoring, budget) == (Scoring::Fused, 450) {
                 sheet_of = Some(unlisted);
             }
         }
     }
     if let (Some(sheet), Some(unlisted)) = (&args.unlisted_sheet, sheet_of) {
+        write_unlisted_sheet(&set, &unlisted, sheet, "fused score, budget 450: ")?;
+    }
+    Ok(())
+}
+
+/// CIFAR-10 read from `path` (`dir` as the user gave it, for messages), checked to hold its
+/// 50,000 training and 10,000 test images (the labelled lists' indices).
+fn load_cifar10(path: &std::path::Path, dir: &std::path::Path) -> Result<images::ImageSet> {
+    use dupstudy_audit::labelled::TRAIN_IMAGES;
+    let set =
+        images::load(path).with_context(|| format!("reading the data set at {}", dir.display()))?;
+    anyhow::ensure!(
+        set.count(images::SplitName::Train) == TRAIN_IMAGES
+            && set.count(images::SplitName::Test) == 10_000,
+        "--data-dir {}: expected CIFAR-10's 50000 training and 10000 test images",
+        dir.display()
+    );
+    Ok(set)
+}
+
+/// Draws each unlisted test image beside its training partner into `sheet` and lists them.
+fn write_unlisted_sheet(
+    set: &images::ImageSet,
+    unlisted: &[dupstudy_audit::labelled::Unlisted],
+    sheet: &std::path::Path,
+    what: &str,
+) -> Result<()> {
+    let shown: Vec<(usize, usize)> = unlisted
+        .iter()
+        .map(|u| (dupstudy_audit::labelled::TRAIN_IMAGES + u.test, u.train))
+        .collect();
+    let png = output::contact_sheet(set, &shown, 2)?;
+    output::write_atomic(sheet, &png)?;
+    println!(
+        "wrote {} ({what}test image left, training partner right, highest score first):",
+        sheet.display()
+    );
+    for (k, u) in unlisted.iter().enumerate() {
         println!(
-            "wrote {} (fused score, budget 450: test image left, training partner right, highest score first):",
-            sheet.display()
+            "{}. test {} — train {}: {:.3}",
+            k + 1,
+            u.test,
+            u.train,
+            u.score
         );
-        for (k, u) in unlisted.iter().enumerate() {
-            println!(
-                "{}. test {} — train {}: {:.3}",
-                k + 1,
-                u.test,
-                u.train,
-                u.score
-            );
-        }
     }
     Ok(())
 }
