@@ -44,9 +44,8 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
         .clone()
         .unwrap_or_else(|| root.join("results").join("audit"));
     let params = AuditParams {
-        threshold: args.threshold,
         seed: args.seed,
-        ..AuditParams::default()
+        ..AuditParams::with_threshold(args.threshold)
     };
     params.check().context("audit parameters")?;
     let bars = Bars {
@@ -87,8 +86,34 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
     } else {
         None
     };
-    output::write_all(&out, &set, &found, &summary, validation.as_ref())
-        .with_context(|| format!("writing the audit to {}", out.display()))?;
+    let recall = labelled_recall(&set, &found, &args.labels, root)?;
+    output::write_all(
+        &out,
+        &set,
+        &found,
+        &summary,
+        validation.as_ref(),
+        recall.as_ref(),
+    )
+    .with_context(|| format!("writing the audit to {}", out.display()))?;
+    if let Some(curve) = &recall {
+        crate::plot::draw(&out.join(output::RECALL_FIGURE), &recall_figure(curve))?;
+        if let Some(p) = curve
+            .points
+            .iter()
+            .find(|p| (p.threshold - params.threshold).abs() < 1e-4)
+        {
+            println!(
+                "recall on ciFAIR's labelled pairs at {:.3}: test->train {:.1} % (development) / {:.1} % (held out), within test {:.1} % / {:.1} %; {} test images flagged",
+                p.threshold,
+                100.0 * p.test_train[0].recall(),
+                100.0 * p.test_train[1].recall(),
+                100.0 * p.within_test[0].recall(),
+                100.0 * p.within_test[1].recall(),
+                p.flagged_test_images
+            );
+        }
+    }
     println!(
         "audit of {}: {} duplicate groups; train {} and test {} images in groups; {} test images with a training twin ({} exact); D-rate train {:.3} %, test {:.3} %",
         summary.source,
@@ -117,6 +142,96 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The recall curve on ciFAIR's labelled pairs when `set` is CIFAR-10 and the lists are
+/// at `labels` (relative to the repository root unless it exists as given); `None`
+/// otherwise (said on stderr).
+fn labelled_recall(
+    set: &images::ImageSet,
+    found: &audit::Audit,
+    labels: &std::path::Path,
+    root: &std::path::Path,
+) -> Result<Option<dupstudy_audit::labelled::Curve>> {
+    use dupstudy_audit::labelled;
+    let Some(pairs) = labelled::cifar10_positions(set, &found.pairs) else {
+        return Ok(None);
+    };
+    let dir = if labels.is_relative() && !labels.exists() {
+        root.join(labels)
+    } else {
+        labels.to_path_buf()
+    };
+    if !dir.is_dir() {
+        eprintln!(
+            "no labelled lists at {} (--labels): the report has no recall curve",
+            dir.display()
+        );
+        return Ok(None);
+    }
+    let list = labelled::load(&dir)?;
+    let thresholds = labelled::report_thresholds(found.params.threshold);
+    Ok(Some(labelled::curve(&list, &pairs, &thresholds)))
+}
+
+/// The recall curve drawn: recall against test images flagged, one panel per kind of
+/// pair, a line per half.
+fn recall_figure(curve: &dupstudy_audit::labelled::Curve) -> dupstudy_study::figure::Figure {
+    use dupstudy_study::figure::{BandPoint, Color, Figure, Panel, Series};
+    let line = |name: &str,
+                k: usize,
+                dashed: bool,
+                count: &dyn Fn(
+        &dupstudy_audit::labelled::Point,
+    ) -> dupstudy_audit::labelled::Count| {
+        let mut points: Vec<BandPoint> = curve
+            .points
+            .iter()
+            .map(|p| {
+                let c = count(p);
+                let (low, high) = dupstudy_metrics::wilson_95(c.found, c.labelled);
+                BandPoint {
+                    x: p.flagged_test_images as f64,
+                    mean: 100.0 * c.recall(),
+                    low: 100.0 * low,
+                    high: 100.0 * high,
+                }
+            })
+            .collect();
+        points.sort_by(|a, b| a.x.total_cmp(&b.x));
+        Series {
+            name: name.to_string(),
+            points,
+            color: Color::Palette(k),
+            dashed,
+        }
+    };
+    let panel = |title: &str, kind: usize| Panel {
+        title: title.to_string(),
+        x_label: "test images flagged (of 10,000)".into(),
+        y_label: "labelled pairs found (%)".into(),
+        y_range: Some((0.0, 100.0)),
+        series: vec![
+            line("development", 0, false, &|p| {
+                if kind == 0 {
+                    p.test_train[0]
+                } else {
+                    p.within_test[0]
+                }
+            }),
+            line("held out", 1, true, &|p| {
+                if kind == 0 {
+                    p.test_train[1]
+                } else {
+                    p.within_test[1]
+                }
+            }),
+        ],
+    };
+    Figure::Lines {
+        caption: "Recall on ciFAIR's labelled CIFAR-10 near-duplicates, threshold from 0.98 down (95 % Wilson bands)".into(),
+        panels: vec![panel("test -> training pairs", 0), panel("within-test pairs", 1)],
+    }
 }
 
 /// Runs `cargo xtask audit-recall`: a table of recall on ciFAIR's labelled pairs by
@@ -168,7 +283,7 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
     for &t in &thresholds {
         let p = labelled::at_threshold(&labels, &pairs, t);
         println!(
-            "| {:.2} | {} | {} | {} | {} | {} | {} |",
+            "| {:.3} | {} | {} | {} | {} | {} | {} |",
             t,
             cell(p.test_train[0]),
             cell(p.test_train[1]),
@@ -177,6 +292,20 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
             p.flagged_test_images,
             labelled::unlisted(&labels, &pairs, t).len()
         );
+    }
+    match labelled::chosen_on_development(&labels, &pairs, labelled::DEVELOPMENT_BUDGET) {
+        Some(p) => println!(
+            "\nthe development-half rule (the lowest threshold on a grid of 0.005 with at most {} development test images flagged): {:.3}, {} development and {} held-out test images flagged; test->train recall {} (development), {} (held out); within test {}, {}",
+            labelled::DEVELOPMENT_BUDGET,
+            p.threshold,
+            p.flagged_by_half[0],
+            p.flagged_by_half[1],
+            cell(p.test_train[0]),
+            cell(p.test_train[1]),
+            cell(p.within_test[0]),
+            cell(p.within_test[1]),
+        ),
+        None => println!("\nthe development-half rule: even 1.0 flags too many"),
     }
     let lowest = thresholds.iter().copied().fold(1.0f32, f32::min);
     let unlisted = labelled::unlisted(&labels, &pairs, lowest);

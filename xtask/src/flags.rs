@@ -238,9 +238,14 @@ pub struct AuditArgs {
     /// Output folder (default `results/audit`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Near-duplicate threshold on the aligned similarity, in (0, 1].
-    #[arg(long, default_value_t = 0.80)]
+    /// Near-duplicate threshold on the aligned similarity, in (0, 1] (the default was
+    /// chosen on the development half of ciFAIR's labelled pairs; see docs/audit.md).
+    #[arg(long, default_value_t = dupstudy_audit::AuditParams::DEFAULT_THRESHOLD)]
     pub threshold: f32,
+    /// The folder holding ciFAIR's hand-labelled lists: when the data set is CIFAR-10 and
+    /// the folder exists, the report gains the recall curve on both halves.
+    #[arg(long, default_value = "fixtures/cifair")]
+    pub labels: PathBuf,
     /// Planted copies per transformation for the validation (0: no validation).
     #[arg(long, default_value_t = 200)]
     pub validate: usize,

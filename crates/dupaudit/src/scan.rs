@@ -29,7 +29,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            threshold: AuditParams::default().threshold,
+            threshold: AuditParams::FIRST_THRESHOLD,
             seed: 0,
             validate: 0,
             random_pairs: 200_000,
@@ -55,9 +55,8 @@ impl Options {
 
     fn params(&self) -> AuditParams {
         AuditParams {
-            threshold: self.threshold,
             seed: self.seed,
-            ..AuditParams::default()
+            ..AuditParams::with_threshold(self.threshold)
         }
     }
 }

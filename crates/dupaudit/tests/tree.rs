@@ -197,7 +197,7 @@ fn scan_of_cifar_binaries_writes_the_pairs_and_groups_of_the_study_audit() {
     let study = dupstudy_audit::audit::run(
         &images,
         &f,
-        &dupstudy_audit::AuditParams::default(),
+        &dupstudy_audit::AuditParams::with_threshold(dupstudy_audit::AuditParams::FIRST_THRESHOLD),
         &Silent,
     )
     .unwrap();

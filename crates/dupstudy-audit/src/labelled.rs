@@ -142,6 +142,9 @@ pub struct Point {
     pub within_test: [Count; 2],
     /// Test images in a group with a training image (what a user would have to look at).
     pub flagged_test_images: usize,
+    /// Of them, in the development half (index below [`DEVELOPMENT_BELOW`]) and held out.
+    #[serde(default)]
+    pub flagged_by_half: [usize; 2],
 }
 
 /// Recall of `labelled` when the pairs at or above `threshold` among `pairs` (positions in
@@ -164,6 +167,7 @@ pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Po
         test_train: [Count::default(); 2],
         within_test: [Count::default(); 2],
         flagged_test_images: 0,
+        flagged_by_half: [0; 2],
     };
     for l in labelled {
         let (a, b) = l.positions();
@@ -183,6 +187,11 @@ pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Po
         .flat_map(|g| g.iter().copied().filter(|&i| i >= TRAIN_IMAGES))
         .collect();
     point.flagged_test_images = with_train.len();
+    let development = with_train
+        .iter()
+        .filter(|&&i| i - TRAIN_IMAGES < DEVELOPMENT_BELOW)
+        .count();
+    point.flagged_by_half = [development, with_train.len() - development];
     point
 }
 
@@ -368,6 +377,169 @@ pub fn at_budget(labelled: &[Labelled], pairs: &[Pair], budget: usize) -> Option
     best
 }
 
+/// Test images of the development half the default threshold may flag: the goal's 450 of
+/// 10,000 test images, pro rata for the 5,000 of the development half.
+pub const DEVELOPMENT_BUDGET: usize = 225;
+
+/// The rule that chose the audit's default threshold ([`crate::AuditParams::DEFAULT_THRESHOLD`]),
+/// on the development half only: the lowest threshold on a grid of 0.005 at which at most
+/// `budget` development-half test images are flagged (flagged images only grow as the
+/// threshold falls, so this is the development half's highest recall within the budget).
+/// `pairs` must hold every pair down to the thresholds walked; `None` when even 1 flags more.
+pub fn chosen_on_development(
+    labelled: &[Labelled],
+    pairs: &[Pair],
+    budget: usize,
+) -> Option<Point> {
+    let lowest = pairs.iter().map(|p| p.score).fold(1.0f32, f32::min);
+    let mut best = None;
+    for step in 0..=200u16 {
+        // k / 200 rounds to the nearest f32 of each grid value (0.6 is 0.6f32).
+        let threshold = f32::from(200 - step) / 200.0;
+        if threshold < lowest - 1e-6 {
+            break;
+        }
+        let point = at_threshold(labelled, pairs, threshold);
+        if point.flagged_by_half[0] > budget {
+            break;
+        }
+        best = Some(point);
+    }
+    best
+}
+
+/// Recall on a labelled list along thresholds, as the audit report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// One point per threshold, ascending.
+    pub points: Vec<Point>,
+    /// Per point, the flagged test images the list names no training partner for
+    /// ([`unlisted`]).
+    pub unlisted: Vec<usize>,
+}
+
+/// The curve at `thresholds` (ascending after sorting) of an audit's `pairs`.
+pub fn curve(labelled: &[Labelled], pairs: &[Pair], thresholds: &[f32]) -> Curve {
+    let mut thresholds = thresholds.to_vec();
+    thresholds.sort_by(f32::total_cmp);
+    thresholds.dedup();
+    Curve {
+        points: thresholds
+            .iter()
+            .map(|&t| at_threshold(labelled, pairs, t))
+            .collect(),
+        unlisted: thresholds
+            .iter()
+            .map(|&t| unlisted(labelled, pairs, t).len())
+            .collect(),
+    }
+}
+
+/// The thresholds the audit report's curve shows: from `threshold` up to 0.98 in steps of
+/// 0.02, with `threshold` itself and the first published audit's 0.80.
+pub fn report_thresholds(threshold: f32) -> Vec<f32> {
+    let mut all = vec![threshold];
+    let mut t = (threshold * 50.0).ceil() / 50.0;
+    while t <= 0.98 + 1e-6 {
+        if t > threshold + 1e-4 {
+            all.push(t);
+        }
+        t += 0.02;
+    }
+    if crate::AuditParams::FIRST_THRESHOLD >= threshold {
+        all.push(crate::AuditParams::FIRST_THRESHOLD);
+    }
+    all.sort_by(f32::total_cmp);
+    all.dedup_by(|a, b| (*a - *b).abs() < 1e-4);
+    all
+}
+
+/// The audit's pairs as positions of a 60,000-image CIFAR-10 audit (training first), or
+/// `None` when `set` is not CIFAR-10's 50,000 training and 10,000 test images.
+pub fn cifar10_positions(set: &crate::images::ImageSet, pairs: &[Pair]) -> Option<Vec<Pair>> {
+    use crate::images::SplitName;
+    if set.count(SplitName::Train) != TRAIN_IMAGES || set.count(SplitName::Test) != 10_000 {
+        return None;
+    }
+    let position = |i: usize| {
+        let info = &set.info[i];
+        match info.split {
+            SplitName::Train => info.index,
+            SplitName::Test => TRAIN_IMAGES + info.index,
+        }
+    };
+    Some(
+        pairs
+            .iter()
+            .map(|p| Pair {
+                a: position(p.a),
+                b: position(p.b),
+                ..*p
+            })
+            .collect(),
+    )
+}
+
+/// The audit report's section on the labelled list: the recall curve on both halves
+/// against the test images flagged, at the audit's `threshold` in bold; `figure` is the
+/// file name of its drawing, if any.
+pub fn curve_markdown(curve: &Curve, threshold: f32, figure: Option<&str>) -> String {
+    use std::fmt::Write;
+    let labelled = curve.points.first().map_or([0; 4], |p| {
+        [
+            p.test_train[0].labelled,
+            p.test_train[1].labelled,
+            p.within_test[0].labelled,
+            p.within_test[1].labelled,
+        ]
+    });
+    let mut r = String::new();
+    let _ = writeln!(
+        r,
+        "## Recall on hand-labelled near-duplicates
+"
+    );
+    let _ = writeln!(
+        r,
+        "ciFAIR's hand-labelled lists of CIFAR-10's near-duplicates (Barz & Denzler, 2020): {} test -> training and {} within-test pairs. The **development** half (every test image of the pair below index {DEVELOPMENT_BELOW}: {} and {} pairs) is the only one thresholds were chosen on; the **held-out** half ({} and {} pairs) is reported, never tuned on. A pair counts as found when the audit puts both images in one group; a test image is flagged when its group holds a training image. The list is not complete: the last column counts flagged test images it names no training partner for (duplicates it lacks, or false pairs; only a look tells).\n",
+        labelled[0] + labelled[1],
+        labelled[2] + labelled[3],
+        labelled[0],
+        labelled[2],
+        labelled[1],
+        labelled[3],
+    );
+    let _ = writeln!(
+        r,
+        "| threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged (dev. / held out) | flagged, not in the list |"
+    );
+    let _ = writeln!(r, "|---:|---:|---:|---:|---:|---:|---:|");
+    let cell = |c: Count| format!("{}/{} ({:.1} %)", c.found, c.labelled, 100.0 * c.recall());
+    for (p, unlisted) in curve.points.iter().zip(&curve.unlisted) {
+        let t = if (p.threshold - threshold).abs() < 1e-4 {
+            format!("**{:.3}**", p.threshold)
+        } else {
+            format!("{:.3}", p.threshold)
+        };
+        let _ = writeln!(
+            r,
+            "| {t} | {} | {} | {} | {} | {} ({} / {}) | {unlisted} |",
+            cell(p.test_train[0]),
+            cell(p.test_train[1]),
+            cell(p.within_test[0]),
+            cell(p.within_test[1]),
+            p.flagged_test_images,
+            p.flagged_by_half[0],
+            p.flagged_by_half[1],
+        );
+    }
+    if let Some(figure) = figure {
+        let _ = writeln!(r, "\n![recall against test images flagged]({figure})");
+    }
+    r.push('\n');
+    r
+}
+
 /// The pairs of a CIFAR-10 audit's `pairs.csv` (every image of both splits audited, as
 /// `cargo xtask audit` and `dupaudit scan --cifar` write it), as positions of a 60,000-image
 /// audit.
@@ -502,6 +674,70 @@ mod tests {
         }
         .pair(Scoring::Aligned)];
         assert!(at_budget(&labelled, &one, 0).is_none());
+    }
+
+    #[test]
+    fn the_development_rule_counts_only_development_flags_and_the_curve_reports_both_halves() {
+        let labelled = parse(
+            "TestID,TrainID,Distance,Judgment\n0,0,0.1,1\n6000,1,0.1,1\n",
+            false,
+            Path::new("t.csv"),
+        )
+        .unwrap();
+        let pair = |test: usize, train: usize, score: f32| Pair {
+            a: train,
+            b: TRAIN_IMAGES + test,
+            score,
+            kind: PairKind::Near,
+            mirror: false,
+        };
+        // Development: test 0 (labelled, 0.9), test 1 (unlisted, 0.7); held out: test 6000
+        // (labelled, 0.6), test 6001 (unlisted, 0.95).
+        let pairs = [
+            pair(0, 0, 0.9),
+            pair(1, 5, 0.7),
+            pair(6000, 1, 0.6),
+            pair(6001, 6, 0.95),
+        ];
+        // A budget of 1 development image: the lowest threshold keeping test 1 out is 0.705,
+        // whatever the held-out half flags.
+        let p = chosen_on_development(&labelled, &pairs, 1).unwrap();
+        assert!((p.threshold - 0.705).abs() < 1e-4, "{}", p.threshold);
+        assert_eq!(p.flagged_by_half, [1, 1]);
+        assert_eq!(p.flagged_test_images, 2);
+        // A budget of 2: down to the lowest score in the pairs, no further.
+        let p = chosen_on_development(&labelled, &pairs, 2).unwrap();
+        assert!((p.threshold - 0.6).abs() < 1e-4, "{}", p.threshold);
+        assert_eq!(p.test_train[1].found, 1);
+        assert!(chosen_on_development(&labelled, &[pair(2, 3, 1.0)], 0).is_none());
+
+        let c = curve(&labelled, &pairs, &[0.8, 0.6]);
+        assert_eq!(c.points.len(), 2);
+        assert!(c.points[0].threshold < c.points[1].threshold);
+        assert_eq!(c.unlisted, vec![2, 1]);
+        let text = curve_markdown(&c, 0.6, Some("recall.svg"));
+        assert!(
+            text.contains("| **0.600** | 1/1 (100.0 %) | 1/1 (100.0 %) |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 0.800 | 1/1 (100.0 %) | 0/1 (0.0 %) |"),
+            "{text}"
+        );
+        assert!(text.contains("(recall.svg)"));
+    }
+
+    #[test]
+    fn report_thresholds_start_at_the_audits_and_keep_the_first_published_one() {
+        let t = report_thresholds(0.705);
+        assert!(
+            (t[0] - 0.705).abs() < 1e-6 && (t[1] - 0.72).abs() < 1e-6,
+            "{t:?}"
+        );
+        assert!(t.iter().any(|&x| (x - 0.80).abs() < 1e-6));
+        assert!((t.last().unwrap() - 0.98).abs() < 1e-5);
+        assert!(t.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(report_thresholds(0.9)[0], 0.9);
     }
 
     #[test]

@@ -195,6 +195,7 @@ pub fn report(
     summary: &Summary,
     sheets: &Sheets,
     validation: Option<&Validation>,
+    recall: Option<&crate::labelled::Curve>,
 ) -> String {
     let s = summary;
     let mut r = String::new();
@@ -326,6 +327,13 @@ pub fn report(
                 / v.random_pairs.max(1) as f64
         );
     }
+    if let Some(curve) = recall {
+        r.push_str(&crate::labelled::curve_markdown(
+            curve,
+            audit.params.threshold,
+            Some(RECALL_FIGURE),
+        ));
+    }
     let _ = writeln!(r, "## Contact sheets\n");
     let listing = |r: &mut String, pairs: &[Pair]| {
         for (k, p) in pairs.iter().enumerate() {
@@ -358,7 +366,12 @@ pub fn report(
     r
 }
 
-/// Writes every output file into `out` (created if needed).
+/// The file the report's recall section shows: its caller draws it from the same curve.
+pub const RECALL_FIGURE: &str = "recall.svg";
+
+/// Writes every output file into `out` (created if needed); with `recall` (the curve on a
+/// labelled list, CIFAR-10 only) the report gains its section, `summary.json` its points,
+/// and the report shows [`RECALL_FIGURE`], which the caller draws.
 ///
 /// # Errors
 /// Files that cannot be written, naming them.
@@ -368,6 +381,7 @@ pub fn write_all(
     audit: &Audit,
     summary: &Summary,
     validation: Option<&Validation>,
+    recall: Option<&crate::labelled::Curve>,
 ) -> Result<()> {
     let sheets = sheets(audit, 20);
     let to_pairs = |ps: &[Pair]| ps.iter().map(|p| (p.a, p.b)).collect::<Vec<_>>();
@@ -380,6 +394,7 @@ pub fn write_all(
                 "summary": summary,
                 "params": audit.params,
                 "validation": validation,
+                "labelled_recall": recall,
             }))
             .map_err(|source| AuditError::Serialize {
                 what: "summary",
@@ -396,7 +411,7 @@ pub fn write_all(
         ),
         (
             "REPORT.md",
-            report(set, audit, summary, &sheets, validation).into_bytes(),
+            report(set, audit, summary, &sheets, validation, recall).into_bytes(),
         ),
     ];
     std::fs::create_dir_all(out).map_err(AuditError::io(out))?;

@@ -160,7 +160,7 @@ fn finds_copies_planted_across_splits_in_an_image_folder() {
     assert_eq!(s.test_with_train_twin, [2, 1]);
 
     let out = root.join("out");
-    output::write_all(&out, &set, &found, &s, None).unwrap();
+    output::write_all(&out, &set, &found, &s, None, None).unwrap();
     let csv = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
     assert_eq!(csv.lines().next(), Some(output::PAIRS_HEADER));
     assert!(

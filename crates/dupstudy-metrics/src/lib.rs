@@ -14,16 +14,19 @@
 //! # Ok::<(), dupstudy_metrics::MetricsError>(())
 //! ```
 //!
-//! Modules: [`confusion`], [`summary`], [`trend`], [`bias_variance`], [`error`].
+//! Modules: [`confusion`], [`summary`], [`proportion`], [`trend`], [`bias_variance`],
+//! [`error`].
 
 pub mod bias_variance;
 pub mod confusion;
 pub mod error;
+pub mod proportion;
 pub mod summary;
 pub mod trend;
 
 pub use bias_variance::{BiasVariance, BiasVarianceSummary};
 pub use confusion::ConfusionMatrix;
 pub use error::{MetricsError, Result};
+pub use proportion::wilson_95;
 pub use summary::{Summary, student_t_cdf, student_t_quantile};
 pub use trend::{LinearFit, slope, slopes_over_units};

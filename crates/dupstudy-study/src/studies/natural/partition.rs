@@ -236,7 +236,7 @@ pub fn partition(
     let features = dupstudy_audit::features::compute(&set);
     let audit = dupstudy_audit::audit::run(&set, &features, &key.audit, &AuditBar(progress))?;
     let summary = dupstudy_audit::summary::summarize(&set, &audit);
-    dupstudy_audit::output::write_all(dir, &set, &audit, &summary, None)?;
+    dupstudy_audit::output::write_all(dir, &set, &audit, &summary, None, None)?;
     let partition = Partition::from_audit(key, &set, &audit, start.elapsed().as_secs_f64());
     write_json_atomic(&path, &partition)?;
     tracing::info!(

@@ -109,7 +109,9 @@ impl Plan {
             epochs: o.study.cnn.epochs.unwrap_or(s.epochs),
             batch_size: s.batch,
             attack_steps,
-            audit: AuditParams::default(),
+            // Fixed at the first published audit's parameters: the published privacy cells
+            // (docs/paper-privacy, docs/quick) were drawn from partitions made with them.
+            audit: AuditParams::with_threshold(AuditParams::FIRST_THRESHOLD),
             data_sha256: data_sha256.to_string(),
         };
         let e1_pool = o.study.cnn.train_subset.unwrap_or(e1.pool);
