@@ -310,7 +310,7 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
     let lowest = thresholds.iter().copied().fold(1.0f32, f32::min);
     let unlisted = labelled::unlisted(&labels, &pairs, lowest);
     println!(
-        "\nflagged, not in the list: test images with a direct pair to a training image at or above the threshold that the list names no training partner for ({} at {lowest:.2}; development half {}, held out {})",
+        "\nflagged, not in the list: test images with a direct pair to a training image at or above the threshold that the list names no training partner for ({} at {lowest:.3}; development half {}, held out {})",
         unlisted.len(),
         unlisted
             .iter()

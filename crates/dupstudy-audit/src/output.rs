@@ -212,7 +212,7 @@ pub fn report(
     );
     let _ = writeln!(
         r,
-        "Exact duplicates: identical pixels. Near-duplicates: a similarity of at least **{:.2}**, the geometric mean of two normalized cross-correlations at the best mirror, shift (up to 5 pixels) or crop (88-96 %) of one image against the other: of the three colour planes, each standardized (so brightness, contrast and colour casts do not count), and of the fine detail (grayscale minus its 3x3 blur; two different seascapes share a horizon, not their detail). Candidates come from a random-projection forest over blurred 8x8 thumbnails of each image, its mirror and 8 shifted copies ({} candidate pairs aligned). Times: {}.\n",
+        "Exact duplicates: identical pixels. Near-duplicates: a similarity of at least **{:.3}**, the geometric mean of two normalized cross-correlations at the best mirror, shift (up to 5 pixels) or crop (88-96 %) of one image against the other: of the three colour planes, each standardized (so brightness, contrast and colour casts do not count), and of the fine detail (grayscale minus its 3x3 blur; two different seascapes share a horizon, not their detail). Candidates come from a random-projection forest over blurred 8x8 thumbnails of each image, its mirror and 8 shifted copies ({} candidate pairs aligned). Times: {}.\n",
         s.threshold,
         s.candidates,
         s.seconds
@@ -317,12 +317,15 @@ pub fn report(
         );
         let _ = writeln!(
             r,
-            "False pairs: of {} random pairs of different images of the same class, {} scored at or above the threshold ({:.1e}); {} of those the audit itself groups as duplicates (natural near-duplicates), so {} false pairs remain ({:.1e} per pair).\n",
+            "False pairs: of {} random pairs of different images of the same class, {} scored at or above the threshold ({:.1e}); {} of those the audit itself groups as duplicates (natural near-duplicates), so {} ({:.1e} per pair).\n",
             v.random_pairs,
             v.random_pairs_above,
             v.random_pairs_above as f64 / v.random_pairs.max(1) as f64,
             v.false_pairs_found_by_audit,
-            v.random_pairs_above - v.false_pairs_found_by_audit,
+            match v.random_pairs_above - v.false_pairs_found_by_audit {
+                1 => "1 false pair remains".to_string(),
+                n => format!("{n} false pairs remain"),
+            },
             (v.random_pairs_above - v.false_pairs_found_by_audit) as f64
                 / v.random_pairs.max(1) as f64
         );

@@ -28,9 +28,12 @@ mod tests {
             "{lo} {hi}"
         );
         let (lo, hi) = wilson_95(0, 10);
-        assert!(lo == 0.0 && (hi - 0.2775).abs() < 1e-4, "{hi}");
+        assert!(lo.abs() < 1e-12 && (hi - 0.2775).abs() < 1e-4, "{lo} {hi}");
         let (lo, hi) = wilson_95(10, 10);
-        assert!((lo - 0.7225).abs() < 1e-4 && hi == 1.0, "{lo}");
+        assert!(
+            (lo - 0.7225).abs() < 1e-4 && (hi - 1.0).abs() < 1e-12,
+            "{lo} {hi}"
+        );
         assert_eq!(wilson_95(0, 0), (0.0, 1.0));
     }
 }
