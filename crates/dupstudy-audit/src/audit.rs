@@ -512,7 +512,7 @@ mod tests {
         for t in [0.5, 0.7, 0.8, 0.95] {
             let p = AuditParams::with_threshold(t);
             assert!(p.check().is_ok(), "{p:?}");
-            assert_eq!(p.coarse_gate, t.min(0.80));
+            assert_eq!(p.coarse_gate.to_bits(), t.min(0.80).to_bits());
         }
         assert!(AuditParams::with_threshold(0.0).check().is_err());
     }
