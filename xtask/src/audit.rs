@@ -278,17 +278,15 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
         "| threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged | flagged, not in the list |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
-    let cell =
-        |c: labelled::Count| format!("{}/{} ({:.1} %)", c.found, c.labelled, 100.0 * c.recall());
     for &t in &thresholds {
         let p = labelled::at_threshold(&labels, &pairs, t);
         println!(
             "| {:.3} | {} | {} | {} | {} | {} | {} |",
             t,
-            cell(p.test_train[0]),
-            cell(p.test_train[1]),
-            cell(p.within_test[0]),
-            cell(p.within_test[1]),
+            p.test_train[0],
+            p.test_train[1],
+            p.within_test[0],
+            p.within_test[1],
             p.flagged_test_images,
             labelled::unlisted(&labels, &pairs, t).len()
         );
@@ -300,10 +298,10 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
             p.threshold,
             p.flagged_by_half[0],
             p.flagged_by_half[1],
-            cell(p.test_train[0]),
-            cell(p.test_train[1]),
-            cell(p.within_test[0]),
-            cell(p.within_test[1]),
+            p.test_train[0],
+            p.test_train[1],
+            p.within_test[0],
+            p.within_test[1],
         ),
         None => println!("\nthe development-half rule: even 1.0 flags too many"),
     }
@@ -360,8 +358,6 @@ fn recall_of_exact_candidates(
         "| score | budget | threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged | flagged, not in the list | of them across classes |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let cell =
-        |c: labelled::Count| format!("{}/{} ({:.1} %)", c.found, c.labelled, 100.0 * c.recall());
     let mut sheet_of = None;
     for scoring in Scoring::ALL {
         let pairs: Vec<_> = candidates.iter().map(|c| c.pair(scoring)).collect();
@@ -379,10 +375,10 @@ fn recall_of_exact_candidates(
                 "| {} | {budget} | {:.3} | {} | {} | {} | {} | {} | {} | {across} |",
                 scoring.name(),
                 p.threshold,
-                cell(p.test_train[0]),
-                cell(p.test_train[1]),
-                cell(p.within_test[0]),
-                cell(p.within_test[1]),
+                p.test_train[0],
+                p.test_train[1],
+                p.within_test[0],
+                p.within_test[1],
                 p.flagged_test_images,
                 unlisted.len()
             );

@@ -131,6 +131,19 @@ impl Count {
     }
 }
 
+/// `found/labelled (recall %)`, as the recall tables print it.
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} ({:.1} %)",
+            self.found,
+            self.labelled,
+            100.0 * self.recall()
+        )
+    }
+}
+
 /// The audit's recall at one threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Point {
@@ -514,7 +527,6 @@ pub fn curve_markdown(curve: &Curve, threshold: f32, figure: Option<&str>) -> St
         "| threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged (dev. / held out) | flagged, not in the list |"
     );
     let _ = writeln!(r, "|---:|---:|---:|---:|---:|---:|---:|");
-    let cell = |c: Count| format!("{}/{} ({:.1} %)", c.found, c.labelled, 100.0 * c.recall());
     for (p, unlisted) in curve.points.iter().zip(&curve.unlisted) {
         let t = if (p.threshold - threshold).abs() < 1e-4 {
             format!("**{:.3}**", p.threshold)
@@ -524,10 +536,10 @@ pub fn curve_markdown(curve: &Curve, threshold: f32, figure: Option<&str>) -> St
         let _ = writeln!(
             r,
             "| {t} | {} | {} | {} | {} | {} ({} / {}) | {unlisted} |",
-            cell(p.test_train[0]),
-            cell(p.test_train[1]),
-            cell(p.within_test[0]),
-            cell(p.within_test[1]),
+            p.test_train[0],
+            p.test_train[1],
+            p.within_test[0],
+            p.within_test[1],
             p.flagged_test_images,
             p.flagged_by_half[0],
             p.flagged_by_half[1],
