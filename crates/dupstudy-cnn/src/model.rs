@@ -188,6 +188,20 @@ impl Cnn {
         self.head(z, None, train)
     }
 
+    /// The hidden layer's activations (after its ReLU, no dropout) for pixels `x` in
+    /// `[0, 1]`, shape `(n, 3, 32, 32)`: `(n, hidden)`, the penultimate features a trained
+    /// network's classes are read from (an image descriptor).
+    ///
+    /// # Errors
+    /// [`CnnError::InputShape`] for another shape.
+    pub fn embedding(&self, x: &Tensor) -> Result<Tensor> {
+        check_input(x)?;
+        let (p, k) = (&self.params, self.kernels);
+        let h = layers::conv_relu_pool(x, &p[0], &p[1], Some(&self.affine), k)?;
+        let h = layers::conv_relu_pool_flat(&h, &p[2], &p[3], k)?;
+        layers::dense(&h, &p[4], &p[5], true, k)
+    }
+
     /// The network after the optional input normalization `affine`.
     fn head(&self, x: &Tensor, affine: Option<&InputAffine>, train: bool) -> Result<Tensor> {
         let (p, k) = (&self.params, self.kernels);

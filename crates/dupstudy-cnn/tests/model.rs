@@ -57,6 +57,41 @@ fn shapes_names_and_seeded_init() {
 }
 
 #[test]
+fn the_embedding_is_the_hidden_layer_the_logits_are_read_from() {
+    for config in [tiny_config(), ModelConfig::adversarial()] {
+        let (_, model) = Cnn::init(&config, 5, &Device::Cpu).unwrap();
+        let (x, _) = random_batch(3, 2);
+        let h = model.embedding(&x).unwrap();
+        assert_eq!(h.dims(), &[3, config.hidden]);
+        assert!(
+            h.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .all(|&v| v >= 0.0)
+        );
+        let p = model.parameters();
+        let from_h = layers::dense(&h, &p[6], &p[7], false, model.kernels()).unwrap();
+        let logits = model.logits(&x, false).unwrap();
+        let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (from_h, logits) = (values(&from_h), values(&logits));
+        let diff = from_h
+            .iter()
+            .zip(&logits)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-5, "{diff}");
+    }
+    let (_, model) = Cnn::init(&tiny_config(), 5, &Device::Cpu).unwrap();
+    let wrong = Tensor::zeros((1, 3, 16, 16), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(matches!(
+        model.embedding(&wrong),
+        Err(CnnError::InputShape { .. })
+    ));
+}
+
+#[test]
 fn wrong_input_shape_is_an_error() {
     let (_, model) = Cnn::init(&tiny_config(), 0, &Device::Cpu).unwrap();
     let x = Tensor::zeros((2, 3, 28, 28), candle_core::DType::F32, &Device::Cpu).unwrap();
