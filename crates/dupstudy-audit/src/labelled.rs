@@ -260,7 +260,7 @@ pub fn unlisted(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Vec<Un
 }
 
 /// How the labelled-recall study scores a candidate pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scoring {
     /// The audit's aligned similarity ([`crate::features::Alignment::score`]).
@@ -268,17 +268,21 @@ pub enum Scoring {
     /// The mean of the aligned similarity and the thumbnails' correlation
     /// ([`crate::neighbours`]): the alignment sees the detail, the thumbnail the whole.
     Fused,
+    /// `weight` times the aligned similarity plus `1 - weight` times the learned
+    /// descriptors' similarity ([`Candidate::learned`]; 0 where none was set).
+    Learned(f32),
 }
 
 impl Scoring {
     /// Every scoring, in report order.
     pub const ALL: [Scoring; 2] = [Scoring::Aligned, Scoring::Fused];
 
-    /// `aligned` or `fused`.
+    /// `aligned`, `fused` or `learned`.
     pub fn name(self) -> &'static str {
         match self {
             Scoring::Aligned => "aligned",
             Scoring::Fused => "fused",
+            Scoring::Learned(_) => "learned",
         }
     }
 }
@@ -295,6 +299,9 @@ pub struct Candidate {
     pub thumbnail: f32,
     /// The aligned similarity (full search, no coarse gate).
     pub aligned: f32,
+    /// The learned descriptors' similarity, once [`set_learned`] gave it.
+    #[serde(default)]
+    pub learned: Option<f32>,
 }
 
 impl Candidate {
@@ -303,6 +310,9 @@ impl Candidate {
         match scoring {
             Scoring::Aligned => self.aligned,
             Scoring::Fused => 0.5 * (self.aligned + self.thumbnail),
+            Scoring::Learned(weight) => {
+                weight * self.aligned + (1.0 - weight) * self.learned.unwrap_or(0.0)
+            }
         }
     }
 
@@ -369,8 +379,84 @@ pub fn test_candidates(
             other: o,
             thumbnail: thumb,
             aligned: crate::features::align(features, t, o, -1.0).score,
+            learned: None,
         })
         .collect()
+}
+
+/// Adds each `(test, other)` pair of `wanted` that `candidates` lacks (in either order),
+/// with its thumbnails' correlation (image or mirror) and its aligned similarity (full
+/// search, no coarse gate), as [`test_candidates`] scores its own; `test` must be a test
+/// image. Another search's neighbours join the thumbnail's this way.
+pub fn add_candidates(
+    set: &crate::ImageSet,
+    features: &crate::features::Features,
+    candidates: &mut Vec<Candidate>,
+    wanted: &[(usize, usize)],
+) {
+    use crate::neighbours::{dot, mirror, thumbnail};
+    use rayon::prelude::*;
+    let mut have: HashSet<(usize, usize)> = candidates
+        .iter()
+        .map(|c| (c.test.min(c.other), c.test.max(c.other)))
+        .collect();
+    let new: Vec<(usize, usize)> = wanted
+        .iter()
+        .copied()
+        .filter(|&(t, o)| t != o && have.insert((t.min(o), t.max(o))))
+        .collect();
+    let thumb = |i: usize| thumbnail(set.image(i), set.width, set.height);
+    candidates.par_extend(new.par_iter().map(|&(t, o)| {
+        let (a, b) = (thumb(t), thumb(o));
+        Candidate {
+            test: t,
+            other: o,
+            thumbnail: dot(&a, &b).max(dot(&mirror(&a), &b)),
+            aligned: crate::features::align(features, t, o, -1.0).score,
+            learned: None,
+        }
+    }));
+}
+
+/// Sets every candidate's [`Candidate::learned`] to `similarity(test, other)`.
+pub fn set_learned(
+    candidates: &mut [Candidate],
+    similarity: &(dyn Fn(usize, usize) -> f32 + Sync),
+) {
+    use rayon::prelude::*;
+    candidates
+        .par_iter_mut()
+        .for_each(|c| c.learned = Some(similarity(c.test, c.other)));
+}
+
+/// The rule that chooses the learned score's weight, on the development half only: for
+/// each of `weights`, [`chosen_on_development`] at [`DEVELOPMENT_BUDGET`] under
+/// [`Scoring::Learned`]; the weight whose point finds the most development test->train
+/// pairs wins, ties to the larger weight (more of the exact alignment). Returns the weight
+/// and its point; `None` when no weight has a point.
+pub fn chosen_weight(
+    labelled: &[Labelled],
+    candidates: &[Candidate],
+    weights: &[f32],
+) -> Option<(f32, Point)> {
+    let mut best: Option<(f32, Point)> = None;
+    for &weight in weights {
+        let pairs: Vec<Pair> = candidates
+            .iter()
+            .map(|c| c.pair(Scoring::Learned(weight)))
+            .collect();
+        let Some(point) = chosen_on_development(labelled, &pairs, DEVELOPMENT_BUDGET) else {
+            continue;
+        };
+        let better = best.as_ref().is_none_or(|(w, b)| {
+            let (found, best_found) = (point.test_train[0].found, b.test_train[0].found);
+            found > best_found || (found == best_found && weight > *w)
+        });
+        if better {
+            best = Some((weight, point));
+        }
+    }
+    best
 }
 
 /// The labelled recall when at most `budget` test images may be flagged: the lowest
@@ -663,6 +749,7 @@ mod tests {
             other,
             thumbnail,
             aligned,
+            learned: None,
         };
         let candidates = [
             candidate(0, 0, 0.9, 0.9),
@@ -686,6 +773,65 @@ mod tests {
         }
         .pair(Scoring::Aligned)];
         assert!(at_budget(&labelled, &one, 0).is_none());
+    }
+
+    #[test]
+    fn the_weight_rule_reads_the_development_half_only_and_prefers_more_alignment() {
+        // Two development pairs (tests 0, 1) and one held-out pair (test 6000).
+        let labelled = parse(
+            "TestID,TrainID,Distance,Judgment\n0,0,0.1,1\n1,1,0.1,1\n6000,2,0.1,1\n",
+            false,
+            Path::new("t.csv"),
+        )
+        .unwrap();
+        let candidate = |test: usize, other: usize, aligned: f32, learned: f32| Candidate {
+            test: TRAIN_IMAGES + test,
+            other,
+            thumbnail: 0.0,
+            aligned,
+            learned: Some(learned),
+        };
+        // Test 1's pair is seen only by the descriptor; an unlisted test image (3) scores
+        // high on alignment. Held-out test 6000 is found only by alignment.
+        let mut candidates: Vec<Candidate> = (0..DEVELOPMENT_BUDGET)
+            .map(|k| candidate(3000 + k, 100 + k, 0.0, 0.0))
+            .collect();
+        candidates.extend([
+            candidate(0, 0, 0.9, 0.9),
+            candidate(1, 1, 0.05, 0.95),
+            candidate(3, 7, 0.85, 0.2),
+            candidate(6000, 2, 0.9, 0.1),
+        ]);
+        assert!(
+            (candidates[DEVELOPMENT_BUDGET + 1].score(Scoring::Learned(0.2)) - 0.77).abs() < 1e-6
+        );
+        // 223 unlisted development images at 0.5 under every weight: a threshold of 0.5
+        // leaves room for two more, so weight 0.5 (test 1 at 0.5, test 3 at 0.525) stops
+        // above 0.5 with one pair, while 0.2 and 0 rank test 1 above the crowd.
+        for c in candidates.iter_mut().take(DEVELOPMENT_BUDGET - 2) {
+            c.aligned = 0.5;
+            c.learned = Some(0.5);
+        }
+        let (weight, point) = chosen_weight(&labelled, &candidates, &[1.0, 0.5, 0.2, 0.0]).unwrap();
+        // Weights 0.2 and 0 rank both development pairs first; 0.2 keeps more alignment.
+        assert!((weight - 0.2).abs() < 1e-6, "{weight}");
+        assert_eq!(point.test_train[0].found, 2);
+        // The held-out pair did not vote: at weight 0 it would be lost, at 1 found.
+        let ties = [candidate(0, 0, 0.9, 0.9), candidate(6000, 2, 0.9, 0.1)];
+        let (weight, _) = chosen_weight(&labelled, &ties, &[0.0, 1.0]).unwrap();
+        assert!(
+            (weight - 1.0).abs() < 1e-6,
+            "ties go to the larger weight: {weight}"
+        );
+        let mut added = vec![candidate(0, 0, 0.9, 0.9)];
+        set_learned(&mut added, &|t, o| {
+            if (t, o) == (TRAIN_IMAGES, 0) {
+                0.25
+            } else {
+                1.0
+            }
+        });
+        assert_eq!(added[0].learned, Some(0.25));
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct Neighbour {
 }
 
 /// Dot product with eight running sums (a fixed order: the same result on any CPU).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
@@ -61,6 +61,22 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
     acc.iter().sum::<f32>() + tail
+}
+
+/// The `k` most similar of `all`, most similar first, ties by index.
+pub fn best(mut all: Vec<Neighbour>, k: usize) -> Vec<Neighbour> {
+    let order = |a: &Neighbour, b: &Neighbour| {
+        b.similarity
+            .total_cmp(&a.similarity)
+            .then(a.index.cmp(&b.index))
+    };
+    let keep = k.min(all.len());
+    if keep < all.len() {
+        all.select_nth_unstable_by(keep, order);
+        all.truncate(keep);
+    }
+    all.sort_by(order);
+    all
 }
 
 /// For each query `q` (rows of `queries`, `DIM` numbers each; `mirrored` the same rows
@@ -85,7 +101,7 @@ pub fn nearest(
         .zip(mirrored.par_chunks(DIM))
         .enumerate()
         .map(|(q, (query, query_m))| {
-            let mut all: Vec<Neighbour> = (0..n_base)
+            let all: Vec<Neighbour> = (0..n_base)
                 .filter(|&b| !skip(q, b))
                 .map(|b| {
                     let row = &base[b * DIM..(b + 1) * DIM];
@@ -97,18 +113,7 @@ pub fn nearest(
                     }
                 })
                 .collect();
-            let order = |a: &Neighbour, b: &Neighbour| {
-                b.similarity
-                    .total_cmp(&a.similarity)
-                    .then(a.index.cmp(&b.index))
-            };
-            let keep = k.min(all.len());
-            if keep < all.len() {
-                all.select_nth_unstable_by(keep, order);
-                all.truncate(keep);
-            }
-            all.sort_by(order);
-            all
+            best(all, k)
         })
         .collect()
 }

@@ -325,6 +325,40 @@ pub fn validate_compact(
     validate_with(set, &score, planted, audit, originals, random_pairs, seed)
 }
 
+/// `n` random pairs `(a, b)`, `a < b`, of different images of the same class among the
+/// first `among` images of `set` (a class drawn uniformly, then two of its images; pairs
+/// of identical pixels are skipped), seeded; fewer when no class has two images.
+pub fn random_same_class_pairs(
+    set: &ImageSet,
+    among: usize,
+    n: usize,
+    seed: u64,
+) -> Vec<(usize, usize)> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); set.class_names.len()];
+    for i in 0..among.min(set.len()) {
+        by_class[set.info[i].class].push(i);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut pairs = Vec::with_capacity(n);
+    while pairs.len() < n {
+        let class = &by_class[rng.random_range(0..by_class.len())];
+        if class.len() < 2 {
+            if by_class.iter().all(|c| c.len() < 2) {
+                break;
+            }
+            continue;
+        }
+        let (a, b) = (
+            class[rng.random_range(0..class.len())],
+            class[rng.random_range(0..class.len())],
+        );
+        if a != b && set.image(a) != set.image(b) {
+            pairs.push((a.min(b), a.max(b)));
+        }
+    }
+    pairs
+}
+
 fn validate_with(
     set: &ImageSet,
     score: &(dyn Fn(usize, usize, f32) -> f32 + Sync),
@@ -357,29 +391,7 @@ fn validate_with(
         recall.iter().map(|r| r.1).sum(),
         recall.iter().map(|r| r.2).sum(),
     );
-    // Random pairs of different originals of the same class.
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); set.class_names.len()];
-    for i in 0..originals {
-        by_class[set.info[i].class].push(i);
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut pairs = Vec::with_capacity(random_pairs);
-    while pairs.len() < random_pairs {
-        let class = &by_class[rng.random_range(0..by_class.len())];
-        if class.len() < 2 {
-            if by_class.iter().all(|c| c.len() < 2) {
-                break;
-            }
-            continue;
-        }
-        let (a, b) = (
-            class[rng.random_range(0..class.len())],
-            class[rng.random_range(0..class.len())],
-        );
-        if a != b && set.image(a) != set.image(b) {
-            pairs.push((a.min(b), a.max(b)));
-        }
-    }
+    let pairs = random_same_class_pairs(set, originals, random_pairs, seed);
     let above: Vec<(usize, usize)> = pairs
         .par_iter()
         .filter(|&&(a, b)| score(a, b, audit.params.coarse_gate) >= threshold)
