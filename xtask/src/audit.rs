@@ -346,7 +346,7 @@ fn recall_of_exact_candidates(
     let labels = labelled::load(&at_root(&args.labels))?;
     let set = load_cifar10(&at_root(dir), dir)?;
     let f = features::compute(&set);
-    let candidates = labelled::test_candidates(&set, &f, args.k_train, args.k_test);
+    let mut candidates = labelled::test_candidates(&set, &f, args.k_train, args.k_test);
     println!(
         "exact candidates: {} training and {} test neighbours of each test image by 16x16 thumbnail, {} pairs aligned in {:.1} s",
         args.k_train,
@@ -354,12 +354,16 @@ fn recall_of_exact_candidates(
         candidates.len(),
         started.elapsed().as_secs_f64()
     );
+    let mut scorings = Scoring::ALL.to_vec();
+    if let Some(epochs) = args.learned_epochs {
+        scorings.push(learned_scoring(&set, &f, &labels, &mut candidates, epochs)?);
+    }
     println!(
         "| score | budget | threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged | flagged, not in the list | of them across classes |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut sheet_of = None;
-    for scoring in Scoring::ALL {
+    for scoring in scorings {
         let pairs: Vec<_> = candidates.iter().map(|c| c.pair(scoring)).collect();
         for budget in [250, 350, 450, 600, 800] {
             let Some(p) = labelled::at_budget(&labels, &pairs, budget) else {
@@ -373,7 +377,10 @@ fn recall_of_exact_candidates(
                 .count();
             println!(
                 "| {} | {budget} | {:.3} | {} | {} | {} | {} | {} | {} | {across} |",
-                scoring.name(),
+                match scoring {
+                    Scoring::Learned(weight) => format!("learned (weight {weight})"),
+                    other => other.name().to_string(),
+                },
                 p.threshold,
                 p.test_train[0],
                 p.test_train[1],
@@ -391,6 +398,88 @@ fn recall_of_exact_candidates(
         write_unlisted_sheet(&set, &unlisted, sheet, "fused score, budget 450: ")?;
     }
     Ok(())
+}
+
+/// Weights of the aligned similarity the learned score's rule chooses among
+/// ([`dupstudy_audit::labelled::chosen_weight`]).
+const LEARNED_WEIGHTS: [f32; 9] = [1.0, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1, 0.0];
+/// Nearest training and test images by the learned descriptor added to each test image's
+/// candidates.
+const LEARNED_NEIGHBOURS: (usize, usize) = (20, 10);
+/// Random same-class pairs the learned score's false-pair rate is measured on.
+const LEARNED_RANDOM_PAIRS: usize = 200_000;
+
+/// Learns the descriptor, adds its neighbours to `candidates`, sets every candidate's
+/// learned similarity, chooses the weight on the development half and prints the choice
+/// and its false pairs; returns the chosen scoring.
+fn learned_scoring(
+    set: &images::ImageSet,
+    f: &features::Features,
+    labels: &[dupstudy_audit::labelled::Labelled],
+    candidates: &mut Vec<dupstudy_audit::labelled::Candidate>,
+    epochs: u64,
+) -> Result<dupstudy_audit::labelled::Scoring> {
+    use dupstudy_audit::labelled::{self, Scoring};
+    use rayon::prelude::*;
+    let clock = Instant::now();
+    let bars = Bars {
+        bar: std::sync::Mutex::new(None),
+    };
+    let params = dupstudy_descriptor::DescriptorParams {
+        epochs,
+        ..Default::default()
+    };
+    let d = dupstudy_descriptor::learn(set, &params, &bars)?;
+    let learned_s = clock.elapsed().as_secs_f64();
+    let of = |split: images::SplitName| -> Vec<usize> {
+        (0..set.len())
+            .filter(|&i| set.info[i].split == split)
+            .collect()
+    };
+    let (train, test) = (of(images::SplitName::Train), of(images::SplitName::Test));
+    let (k_train, k_test) = LEARNED_NEIGHBOURS;
+    let wanted: Vec<(usize, usize)> = d
+        .nearest(&test, &train, k_train)
+        .into_iter()
+        .chain(d.nearest(&test, &test, k_test))
+        .zip(test.iter().chain(&test))
+        .flat_map(|(neighbours, &q)| neighbours.into_iter().map(move |n| (q, n.index)))
+        .collect();
+    let before = candidates.len();
+    labelled::add_candidates(set, f, candidates, &wanted);
+    labelled::set_learned(candidates, &|a, b| d.similarity(a, b));
+    println!(
+        "learned descriptor: {epochs} epochs trained and {} images embedded in {learned_s:.1} s; its {k_train} training and {k_test} test neighbours of each test image add {} candidates ({:.1} s in all)",
+        set.len(),
+        candidates.len() - before,
+        clock.elapsed().as_secs_f64()
+    );
+    let (weight, point) = labelled::chosen_weight(labels, candidates, &LEARNED_WEIGHTS)
+        .context("no weight of the learned score keeps the development half within its budget")?;
+    let random = planted::random_same_class_pairs(set, set.len(), LEARNED_RANDOM_PAIRS, 0);
+    let above = random
+        .par_iter()
+        .filter(|&&(a, b)| {
+            let c = labelled::Candidate {
+                test: a,
+                other: b,
+                thumbnail: 0.0,
+                aligned: features::align(f, a, b, -1.0).score,
+                learned: Some(d.similarity(a, b)),
+            };
+            c.score(Scoring::Learned(weight)) >= point.threshold
+        })
+        .count();
+    println!(
+        "learned score: weight {weight} of the aligned similarity, threshold {:.3}, chosen on the development half ({} development test images flagged, test->train {} there); held out: test->train {}, within test {}; {above} of {} random same-class pairs at or above the threshold",
+        point.threshold,
+        point.flagged_by_half[0],
+        point.test_train[0],
+        point.test_train[1],
+        point.within_test[1],
+        random.len()
+    );
+    Ok(Scoring::Learned(weight))
 }
 
 /// CIFAR-10 read from `path` (`dir` as the user gave it, for messages), checked to hold its
