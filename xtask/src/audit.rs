@@ -406,6 +406,8 @@ const LEARNED_WEIGHTS: [f32; 9] = [1.0, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1, 0.0
 /// Nearest training and test images by the learned descriptor added to each test image's
 /// candidates.
 const LEARNED_NEIGHBOURS: (usize, usize) = (20, 10);
+/// Planted copies per transformation the learned score's recall of copies is measured on.
+const LEARNED_PLANTED: usize = 200;
 /// Random same-class pairs the learned score's false-pair rate is measured on.
 const LEARNED_RANDOM_PAIRS: usize = 200_000;
 
@@ -429,7 +431,11 @@ fn learned_scoring(
         epochs,
         ..Default::default()
     };
-    let d = dupstudy_descriptor::learn(set, &params, &bars)?;
+    // Planted copies join the training images the descriptor learns from, as in the
+    // audit's validation; the candidates stay among the originals.
+    let mut with_copies = set.clone();
+    let copies = planted::plant(&mut with_copies, LEARNED_PLANTED, 0)?;
+    let d = dupstudy_descriptor::learn(&with_copies, &params, &bars)?;
     let learned_s = clock.elapsed().as_secs_f64();
     let of = |split: images::SplitName| -> Vec<usize> {
         (0..set.len())
@@ -470,6 +476,38 @@ fn learned_scoring(
             c.score(Scoring::Learned(weight)) >= point.threshold
         })
         .count();
+    let planted_found: Vec<(planted::Transform, bool)> = copies
+        .par_iter()
+        .map(|p| {
+            let view =
+                |i: usize| features::OwnedView::of(with_copies.image(i), set.width, set.height);
+            let (a, b) = (view(p.source), view(p.copy));
+            let c = labelled::Candidate {
+                test: p.copy,
+                other: p.source,
+                thumbnail: 0.0,
+                aligned: features::align_views(a.view(), b.view(), None, -1.0).score,
+                learned: Some(d.similarity(p.source, p.copy)),
+            };
+            (
+                p.transform,
+                c.score(Scoring::Learned(weight)) >= point.threshold,
+            )
+        })
+        .collect();
+    let per_transform: Vec<String> = planted::Transform::ALL
+        .iter()
+        .map(|&t| {
+            let found = planted_found.iter().filter(|&&(u, f)| u == t && f).count();
+            format!("{} {found}", t.name())
+        })
+        .collect();
+    println!(
+        "planted copies at the learned score's threshold: {}/{} ({})",
+        planted_found.iter().filter(|p| p.1).count(),
+        copies.len(),
+        per_transform.join(", ")
+    );
     println!(
         "learned score: weight {weight} of the aligned similarity, threshold {:.3}, chosen on the development half ({} development test images flagged, test->train {} there); held out: test->train {}, within test {}; {above} of {} random same-class pairs at or above the threshold",
         point.threshold,

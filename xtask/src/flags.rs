@@ -79,10 +79,11 @@ pub struct AuditRecallArgs {
     #[arg(long, default_value_t = 10)]
     pub k_test: usize,
     /// With --exact-candidates: also learn a descriptor (the 32/64/256 CNN trained for this
-    /// many epochs on the training labels, seed 0), add each test image's 20 nearest
-    /// training and 10 nearest test images by it to the candidates, choose the weight of
-    /// the aligned similarity in the learned score on the development half only, and
-    /// report it beside the others with its false pairs in 200,000 random same-class pairs.
+    /// many epochs on the training labels and 1,800 planted copies, seed 0), add each test
+    /// image's 20 nearest training and 10 nearest test images by it to the candidates,
+    /// choose the weight of the aligned similarity in the learned score on the development
+    /// half only, and report it beside the others with the planted copies it finds and its
+    /// false pairs in 200,000 random same-class pairs.
     #[arg(long, requires = "exact_candidates", value_parser = clap::value_parser!(u64).range(1..))]
     pub learned_epochs: Option<u64>,
 }

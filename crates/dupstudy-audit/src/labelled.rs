@@ -268,8 +268,10 @@ pub enum Scoring {
     /// The mean of the aligned similarity and the thumbnails' correlation
     /// ([`crate::neighbours`]): the alignment sees the detail, the thumbnail the whole.
     Fused,
-    /// `weight` times the aligned similarity plus `1 - weight` times the learned
-    /// descriptors' similarity ([`Candidate::learned`]; 0 where none was set).
+    /// The higher of the aligned similarity and `weight` times it plus `1 - weight` times
+    /// the learned descriptors' similarity ([`Candidate::learned`]; 0 where none was set):
+    /// the descriptor can raise a pair whose pixels moved, never lower one the alignment
+    /// recognizes (a mirror or a colour cast moves a classifier's features).
     Learned(f32),
 }
 
@@ -310,9 +312,9 @@ impl Candidate {
         match scoring {
             Scoring::Aligned => self.aligned,
             Scoring::Fused => 0.5 * (self.aligned + self.thumbnail),
-            Scoring::Learned(weight) => {
-                weight * self.aligned + (1.0 - weight) * self.learned.unwrap_or(0.0)
-            }
+            Scoring::Learned(weight) => self
+                .aligned
+                .max(weight * self.aligned + (1.0 - weight) * self.learned.unwrap_or(0.0)),
         }
     }
 
@@ -792,7 +794,8 @@ mod tests {
             learned: Some(learned),
         };
         // Test 1's pair is seen only by the descriptor; an unlisted test image (3) scores
-        // high on alignment. Held-out test 6000 is found only by alignment.
+        // high on alignment, which the descriptor never lowers. Held-out test 6000 is found
+        // only by alignment.
         let mut candidates: Vec<Candidate> = (0..DEVELOPMENT_BUDGET)
             .map(|k| candidate(3000 + k, 100 + k, 0.0, 0.0))
             .collect();
@@ -806,8 +809,11 @@ mod tests {
             (candidates[DEVELOPMENT_BUDGET + 1].score(Scoring::Learned(0.2)) - 0.77).abs() < 1e-6
         );
         // 223 unlisted development images at 0.5 under every weight: a threshold of 0.5
-        // leaves room for two more, so weight 0.5 (test 1 at 0.5, test 3 at 0.525) stops
+        // leaves room for two more, so weight 0.5 (test 1 at 0.5, test 3 at 0.85) stops
         // above 0.5 with one pair, while 0.2 and 0 rank test 1 above the crowd.
+        assert!(
+            (candidates[DEVELOPMENT_BUDGET + 2].score(Scoring::Learned(0.0)) - 0.85).abs() < 1e-6
+        );
         for c in candidates.iter_mut().take(DEVELOPMENT_BUDGET - 2) {
             c.aligned = 0.5;
             c.learned = Some(0.5);

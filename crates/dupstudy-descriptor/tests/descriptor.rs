@@ -183,6 +183,10 @@ fn bad_input_is_named() {
         err,
         DescriptorError::InvalidParameter { name: "epochs", .. }
     ));
+    let mut small = set.clone();
+    (small.width, small.height) = (16, 16);
+    let err = learn(&small, &DescriptorParams::default(), &Silent).unwrap_err();
+    assert!(err.to_string().contains("images are 16x16"), "{err}");
     set.class_names = (0..11).map(|c| c.to_string()).collect();
     let err = learn(&set, &DescriptorParams::default(), &Silent).unwrap_err();
     assert!(err.to_string().contains("11 classes"), "{err}");
