@@ -151,6 +151,55 @@ pub struct Pair {
     pub mirror: bool,
 }
 
+/// A second similarity the audit fuses with its aligned one (a learned descriptor's, say),
+/// and the candidate pairs it proposes. A pair then scores [`fused_score`]: the higher of
+/// the aligned similarity and `weight` times it plus `1 - weight` times the other, so the
+/// other similarity can raise a pair whose pixels moved and never lower one the alignment
+/// recognizes.
+#[derive(Clone, Copy)]
+pub struct Fusion<'a> {
+    /// What the report calls the other similarity (`learned descriptor`).
+    pub name: &'a str,
+    /// The aligned similarity's weight, in `[0, 1]`.
+    pub weight: f32,
+    /// The other similarity of two images (positions in the set), in `[-1, 1]`.
+    pub similarity: &'a (dyn Fn(usize, usize) -> f32 + Sync),
+    /// Candidate pairs it proposes (any order; pairs the thumbnail search also finds are
+    /// aligned once).
+    pub candidates: &'a [(usize, usize)],
+}
+
+/// How a fused audit scored its pairs, for its report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FusionInfo {
+    /// [`Fusion::name`].
+    pub name: String,
+    /// [`Fusion::weight`].
+    pub weight: f32,
+    /// Candidate pairs the other similarity proposed that the thumbnail search had not.
+    pub added_candidates: usize,
+}
+
+/// The fused score of a pair: `aligned.max(weight * aligned + (1 - weight) * other)`.
+pub fn fused_score(aligned: f32, other: f32, weight: f32) -> f32 {
+    aligned.max(weight * aligned + (1.0 - weight) * other)
+}
+
+/// The coarse gate of a fused pair whose other similarity is `other`: below it the aligned
+/// similarity cannot lift the fused score to the threshold (the audit's own gate when the
+/// aligned similarity alone decides).
+pub fn fused_gate(params: &AuditParams, other: f32, weight: f32) -> f32 {
+    let lifted = (1.0 - weight) * other;
+    let need = if weight > 0.0 {
+        (params.threshold - lifted) / weight
+    } else if lifted >= params.threshold {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    need.min(params.coarse_gate).max(-1.0)
+}
+
 /// What an audit found.
 #[derive(Debug, Clone)]
 pub struct Audit {
@@ -167,6 +216,8 @@ pub struct Audit {
     pub candidates: usize,
     /// Seconds per phase.
     pub seconds: Vec<(String, f64)>,
+    /// The fused similarity, when [`run_fused`] scored the pairs.
+    pub fusion: Option<FusionInfo>,
 }
 
 /// Groups of identical images (at least two members each), members ascending.
@@ -266,7 +317,42 @@ pub fn run(
     params: &AuditParams,
     progress: &dyn Progress,
 ) -> Result<Audit> {
-    run_with(set, Views::Stored(features), params, progress)
+    run_with(set, Views::Stored(features), params, None, progress)
+}
+
+/// [`run`] with a second similarity fused into every pair's score ([`Fusion`]): its
+/// candidates join the thumbnail search's, every candidate is scored by [`fused_score`],
+/// and the threshold applies to that score.
+///
+/// # Errors
+/// Bad parameters: a weight outside `[0, 1]`, a candidate outside the set.
+pub fn run_fused(
+    set: &ImageSet,
+    features: &Features,
+    params: &AuditParams,
+    fusion: &Fusion<'_>,
+    progress: &dyn Progress,
+) -> Result<Audit> {
+    if !(0.0..=1.0).contains(&fusion.weight) {
+        return Err(AuditError::InvalidParameter {
+            name: "fusion weight",
+            message: format!("{}; must lie in [0, 1]", fusion.weight),
+        });
+    }
+    if let Some(&(a, b)) = fusion
+        .candidates
+        .iter()
+        .find(|&&(a, b)| a.max(b) >= set.len())
+    {
+        return Err(AuditError::InvalidParameter {
+            name: "fusion candidates",
+            message: format!(
+                "pair ({a}, {b}) names an image beyond the set's {}",
+                set.len()
+            ),
+        });
+    }
+    run_with(set, Views::Stored(features), params, Some(fusion), progress)
 }
 
 /// [`run`] without stored [`Features`]: each image's views are computed from its pixels
@@ -277,7 +363,7 @@ pub fn run(
 /// # Errors
 /// Bad parameters.
 pub fn run_compact(set: &ImageSet, params: &AuditParams, progress: &dyn Progress) -> Result<Audit> {
-    run_with(set, Views::Computed, params, progress)
+    run_with(set, Views::Computed, params, None, progress)
 }
 
 /// Where the audit reads each image's views.
@@ -292,6 +378,7 @@ fn run_with(
     set: &ImageSet,
     views: Views<'_>,
     params: &AuditParams,
+    fusion: Option<&Fusion<'_>>,
     progress: &dyn Progress,
 ) -> Result<Audit> {
     params.check()?;
@@ -364,17 +451,47 @@ fn run_with(
     ));
 
     let clock = Instant::now();
-    let to_align: Vec<(usize, usize, Hint)> = candidates
+    let not_exact = |a: usize, b: usize| exact_of[a] == usize::MAX || exact_of[a] != exact_of[b];
+    let mut to_align: Vec<(usize, usize, Option<Hint>)> = candidates
         .iter()
         .map(|h| {
             (
                 h.a as usize,
                 h.b as usize,
-                Hint::of_query(h.query, h.asked_by_a),
+                Some(Hint::of_query(h.query, h.asked_by_a)),
             )
         })
-        .filter(|&(a, b, _)| exact_of[a] == usize::MAX || exact_of[a] != exact_of[b])
+        .filter(|&(a, b, _)| not_exact(a, b))
         .collect();
+    let mut fusion_info = None;
+    if let Some(fusion) = fusion {
+        // The other similarity's candidates join, without a hint (the full coarse search),
+        // each pair once.
+        let mut have: std::collections::HashSet<(usize, usize)> = to_align
+            .iter()
+            .map(|&(a, b, _)| (a.min(b), a.max(b)))
+            .collect();
+        let before = to_align.len();
+        let mut extra: Vec<(usize, usize)> = fusion
+            .candidates
+            .iter()
+            .map(|&(a, b)| (a.min(b), a.max(b)))
+            .filter(|&(a, b)| a != b && not_exact(a, b))
+            .collect();
+        extra.sort_unstable();
+        extra.dedup();
+        to_align.extend(
+            extra
+                .into_iter()
+                .filter(|p| have.insert(*p))
+                .map(|(a, b)| (a, b, None)),
+        );
+        fusion_info = Some(FusionInfo {
+            name: fusion.name.to_string(),
+            weight: fusion.weight,
+            added_candidates: to_align.len() - before,
+        });
+    }
     progress.start("aligning candidates", to_align.len() as u64);
     let floor = params.threshold - params.near_miss_band;
     let scored: Vec<Pair> = to_align
@@ -401,12 +518,21 @@ fn run_with(
             let out: Vec<Pair> = chunk
                 .iter()
                 .map(|&(a, b, hint)| {
-                    let al =
-                        features::align_views(view(a), view(b), Some(hint), params.coarse_gate);
+                    let (gate, other) = match fusion {
+                        Some(f) => {
+                            let other = (f.similarity)(a, b);
+                            (fused_gate(params, other, f.weight), Some((other, f.weight)))
+                        }
+                        None => (params.coarse_gate, None),
+                    };
+                    let al = features::align_views(view(a), view(b), hint, gate);
                     Pair {
                         a,
                         b,
-                        score: al.score,
+                        score: match other {
+                            Some((other, weight)) => fused_score(al.score, other, weight),
+                            None => al.score,
+                        },
                         kind: PairKind::Near,
                         mirror: al.mirror,
                     }
@@ -439,6 +565,7 @@ fn run_with(
         groups,
         candidates: to_align.len(),
         seconds,
+        fusion: fusion_info,
     })
 }
 
@@ -475,6 +602,44 @@ mod tests {
         assert_eq!(compact.near_misses, stored.near_misses);
         assert_eq!(compact.groups, stored.groups);
         assert_eq!(compact.candidates, stored.candidates);
+    }
+
+    #[test]
+    fn a_fusion_that_leaves_the_aligned_score_alone_changes_nothing() {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cifar");
+        let mut set = crate::images::load(&fixture).unwrap();
+        crate::planted::plant(&mut set, 2, 3).unwrap();
+        let f = features::compute(&set);
+        let params = AuditParams::default();
+        let plain = run(&set, &f, &params, &crate::progress::Silent).unwrap();
+        let zero = |_: usize, _: usize| 0.0f32;
+        let fusion = Fusion {
+            name: "nothing",
+            weight: 1.0,
+            similarity: &zero,
+            candidates: &[],
+        };
+        let fused = run_fused(&set, &f, &params, &fusion, &crate::progress::Silent).unwrap();
+        assert_eq!(fused.pairs, plain.pairs);
+        assert_eq!(fused.near_misses, plain.near_misses);
+        // A similarity of 1 with no weight on the alignment pairs every candidate it names.
+        let one = |_: usize, _: usize| 1.0f32;
+        let extra = [(0, set.len() - 1)];
+        let lifted = Fusion {
+            name: "everything",
+            weight: 0.0,
+            similarity: &one,
+            candidates: &extra,
+        };
+        let fused = run_fused(&set, &f, &params, &lifted, &crate::progress::Silent).unwrap();
+        assert!(fused.pairs.iter().any(|p| (p.a, p.b) == extra[0]));
+        assert_eq!(fused.fusion.as_ref().unwrap().added_candidates, 1);
+        let bad = Fusion {
+            candidates: &[(0, set.len())],
+            ..lifted
+        };
+        let err = run_fused(&set, &f, &params, &bad, &crate::progress::Silent).unwrap_err();
+        assert!(err.to_string().contains("fusion candidates"), "{err}");
     }
 
     #[test]

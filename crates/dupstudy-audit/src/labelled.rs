@@ -312,9 +312,9 @@ impl Candidate {
         match scoring {
             Scoring::Aligned => self.aligned,
             Scoring::Fused => 0.5 * (self.aligned + self.thumbnail),
-            Scoring::Learned(weight) => self
-                .aligned
-                .max(weight * self.aligned + (1.0 - weight) * self.learned.unwrap_or(0.0)),
+            Scoring::Learned(weight) => {
+                crate::audit::fused_score(self.aligned, self.learned.unwrap_or(0.0), weight)
+            }
         }
     }
 

@@ -221,6 +221,16 @@ pub fn report(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(f) = &s.fusion {
+        let _ = writeln!(
+            r,
+            "Fused with a {name}: the threshold applies to the higher of the aligned similarity and {w} x it + {o} x the {name}'s cosine similarity, so the {name} can raise a pair whose pixels moved (the same object re-photographed or re-cropped) and never lowers one the alignment recognizes. The {name}'s nearest neighbours of every image added {added} candidate pairs to the thumbnail search's (each aligned too).\n",
+            name = f.name,
+            w = f.weight,
+            o = 1.0 - f.weight,
+            added = f.added_candidates,
+        );
+    }
     let _ = writeln!(r, "## Images with a duplicate\n");
     let _ = writeln!(
         r,

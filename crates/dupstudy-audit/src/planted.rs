@@ -307,6 +307,35 @@ pub fn validate(
     validate_with(set, &score, planted, audit, originals, random_pairs, seed)
 }
 
+/// [`validate`] of an audit by [`crate::audit::run_fused`]: the random pairs (and the
+/// missed copies' scores) are scored by the same fused score, with `similarity` the fused
+/// one and `weight` the aligned similarity's weight.
+#[allow(clippy::too_many_arguments)]
+pub fn validate_fused(
+    set: &ImageSet,
+    features: &features::Features,
+    planted: &[Planted],
+    audit: &crate::audit::Audit,
+    originals: usize,
+    random_pairs: usize,
+    seed: u64,
+    fusion: (f32, &(dyn Fn(usize, usize) -> f32 + Sync)),
+) -> Validation {
+    let (weight, similarity) = fusion;
+    let params = audit.params;
+    let score = |a: usize, b: usize, gate: f32| {
+        let other = similarity(a, b);
+        let gate = if gate <= -1.0 {
+            -1.0
+        } else {
+            crate::audit::fused_gate(&params, other, weight)
+        };
+        let aligned = features::align(features, a, b, gate).score;
+        crate::audit::fused_score(aligned, other, weight)
+    };
+    validate_with(set, &score, planted, audit, originals, random_pairs, seed)
+}
+
 /// [`validate`] with each image's views computed from its pixels when needed (for an audit
 /// by [`crate::audit::run_compact`]): the same numbers.
 pub fn validate_compact(

@@ -54,10 +54,13 @@ pub struct Summary {
     pub classes: Vec<ClassCounts>,
     /// Candidate pairs aligned.
     pub candidates: usize,
-    /// The threshold on the aligned similarity.
+    /// The threshold on the aligned similarity (on the fused score when `fusion` is set).
     pub threshold: f32,
     /// Seconds per phase.
     pub seconds: Vec<(String, f64)>,
+    /// The similarity fused with the aligned one, when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<crate::audit::FusionInfo>,
 }
 
 fn split_slot(s: SplitName) -> usize {
@@ -229,6 +232,7 @@ pub fn summarize(set: &ImageSet, audit: &Audit) -> Summary {
         candidates: audit.candidates,
         threshold: audit.params.threshold,
         seconds: audit.seconds.clone(),
+        fusion: audit.fusion.clone(),
     }
 }
 
@@ -291,6 +295,7 @@ mod tests {
             groups,
             candidates: 3,
             seconds: Vec::new(),
+            fusion: None,
         };
         (set, audit)
     }

@@ -27,15 +27,19 @@
 //! augmentation) and the embedding and the nearest-neighbour search sum in a fixed order,
 //! so a seed gives the same descriptors run after run.
 
+mod audit;
+mod search;
+
+pub use audit::{LearnedAudit, audit, validate};
+
 use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
-use dupstudy_audit::neighbours::{Neighbour, best, dot};
+use dupstudy_audit::neighbours::{Neighbour, dot};
 use dupstudy_audit::progress::Progress;
 use dupstudy_audit::{ImageSet, SplitName};
 use dupstudy_cifar::{Cifar10, IMAGE_BYTES, N_CLASSES};
 use dupstudy_cnn::{Cnn, ModelConfig, TrainConfig, Trainer};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What can go wrong while learning or using descriptors.
@@ -58,6 +62,9 @@ pub enum DescriptorError {
         /// What is wrong and what is needed.
         message: String,
     },
+    /// The audit failed.
+    #[error(transparent)]
+    Audit(#[from] dupstudy_audit::AuditError),
     /// Training or embedding failed.
     #[error(transparent)]
     Cnn(#[from] dupstudy_cnn::CnnError),
@@ -172,24 +179,34 @@ impl Descriptors {
 
     /// For each image in `queries`, the `k` most similar images in `base` other than
     /// itself, most similar first, ties by position (exact search: every query against
-    /// every base image; [`Neighbour::similarity`] is the cosine similarity, and
-    /// `mirror` is always false).
+    /// every base image, blocked for the cache; [`Neighbour::similarity`] is the cosine
+    /// similarity, bit for bit [`Descriptors::similarity`], and `mirror` is always false).
     pub fn nearest(&self, queries: &[usize], base: &[usize], k: usize) -> Vec<Vec<Neighbour>> {
-        queries
-            .par_iter()
-            .map(|&q| {
-                let all: Vec<Neighbour> = base
-                    .iter()
-                    .filter(|&&b| b != q)
-                    .map(|&b| Neighbour {
-                        index: b,
-                        similarity: self.similarity(q, b),
-                        mirror: false,
-                    })
-                    .collect();
-                best(all, k)
-            })
-            .collect()
+        search::nearest(
+            &self.rows,
+            self.dim,
+            queries,
+            base,
+            k,
+            f32::NEG_INFINITY,
+            &|q, b| q == b,
+        )
+    }
+
+    /// Candidate pairs `(a, b)`, `a < b`, sorted: each image's `k` most similar other
+    /// images of the set whose similarity is at least `floor` (exact search; a pair found
+    /// from both sides is listed once).
+    pub fn candidates(&self, k: usize, floor: f32) -> Vec<(usize, usize)> {
+        let all: Vec<usize> = (0..self.len()).collect();
+        let found = search::nearest(&self.rows, self.dim, &all, &all, k, floor, &|q, b| q == b);
+        let mut pairs: Vec<(usize, usize)> = found
+            .iter()
+            .enumerate()
+            .flat_map(|(q, ns)| ns.iter().map(move |n| (q.min(n.index), q.max(n.index))))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
     }
 }
 

@@ -195,3 +195,88 @@ fn bad_input_is_named() {
     assert!((d.similarity(0, 0) - 1.0).abs() < 1e-6);
     assert!(d.similarity(1, 1).abs() < f32::EPSILON);
 }
+
+/// Unit rows of `dim` random numbers.
+fn random_rows(n: usize, dim: usize, seed: u64) -> Descriptors {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let rows: Vec<f32> = (0..n * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Descriptors::from_rows(dim, rows).expect("rows fit")
+}
+
+#[test]
+fn the_blocked_search_is_the_exhaustive_one() {
+    for dim in [256, 13] {
+        let d = random_rows(203, dim, dim as u64);
+        let queries: Vec<usize> = (0..203).step_by(3).collect();
+        let base: Vec<usize> = (0..203).collect();
+        let found = d.nearest(&queries, &base, 7);
+        for (&q, got) in queries.iter().zip(&found) {
+            let mut all: Vec<(f32, usize)> = base
+                .iter()
+                .filter(|&&b| b != q)
+                .map(|&b| (d.similarity(q, b), b))
+                .collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let want: Vec<(u32, usize)> = all[..7].iter().map(|&(s, b)| (s.to_bits(), b)).collect();
+            let got: Vec<(u32, usize)> = got
+                .iter()
+                .map(|n| (n.similarity.to_bits(), n.index))
+                .collect();
+            assert_eq!(got, want, "query {q}, dim {dim}");
+        }
+        // Candidates: each image's 5 nearest at or above the floor, a pair once.
+        let floor = 0.2;
+        let pairs = d.candidates(5, floor);
+        let mut want = std::collections::BTreeSet::new();
+        for q in 0..203 {
+            let mut all: Vec<(f32, usize)> = (0..203)
+                .filter(|&b| b != q)
+                .map(|b| (d.similarity(q, b), b))
+                .filter(|&(s, _)| s >= floor)
+                .collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for &(_, b) in all.iter().take(5) {
+                want.insert((q.min(b), q.max(b)));
+            }
+        }
+        assert_eq!(pairs, want.into_iter().collect::<Vec<_>>(), "dim {dim}");
+    }
+}
+
+#[test]
+fn the_learned_audit_pairs_planted_copies_and_repeats_itself() {
+    use dupstudy_audit::{AuditParams, features};
+    use dupstudy_descriptor::{LearnedAudit, audit, train};
+    let (set, copies) = generated(45);
+    let learned = LearnedAudit {
+        descriptor: DescriptorParams { epochs: 3, seed: 0 },
+        ..LearnedAudit::default()
+    };
+    let model = train(&set, &learned.descriptor, &Silent).expect("trains");
+    let f = features::compute(&set);
+    let params = AuditParams::with_threshold(0.855);
+    let (first, _) = audit(&set, &f, &model, &params, &learned, &Silent).expect("audits");
+    let pairs: std::collections::HashSet<(usize, usize)> =
+        first.pairs.iter().map(|p| (p.a, p.b)).collect();
+    let found = copies
+        .iter()
+        .filter(|&&(c, s)| pairs.contains(&(c.min(s), c.max(s))))
+        .count();
+    assert!(
+        found * 10 >= copies.len() * 9,
+        "the learned audit paired {found} of {} planted copies with their source",
+        copies.len()
+    );
+    let fusion = first.fusion.as_ref().expect("the audit says it fused");
+    assert_eq!(fusion.weight, LearnedAudit::WEIGHT);
+    let model_again = train(&set, &learned.descriptor, &Silent).expect("trains");
+    let (second, _) = audit(&set, &f, &model_again, &params, &learned, &Silent).expect("audits");
+    assert_eq!(first.pairs, second.pairs, "one seed, two audits");
+    assert_eq!(first.groups, second.groups);
+    let bad = LearnedAudit {
+        weight: 1.5,
+        ..learned
+    };
+    let err = audit(&set, &f, &model, &params, &bad, &Silent).unwrap_err();
+    assert!(err.to_string().contains("weight"), "{err}");
+}
