@@ -43,11 +43,6 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| root.join("results").join("audit"));
-    let params = AuditParams {
-        seed: args.seed,
-        ..AuditParams::with_threshold(args.threshold)
-    };
-    params.check().context("audit parameters")?;
     let bars = Bars {
         bar: std::sync::Mutex::new(None),
     };
@@ -62,27 +57,86 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
         set.height,
         set.class_names.len()
     );
+    let learned = if args.no_learned {
+        None
+    } else if let Some(why) = learned_unsupported(&set) {
+        eprintln!(
+            "the learned descriptor {why}: pairs are scored by the aligned similarity alone (as with --no-learned)"
+        );
+        None
+    } else {
+        let learned = dupstudy_descriptor::LearnedAudit {
+            descriptor: dupstudy_descriptor::DescriptorParams {
+                epochs: args.descriptor_epochs,
+                seed: args.seed,
+            },
+            ..Default::default()
+        };
+        learned.check().context("--descriptor-epochs")?;
+        Some(learned)
+    };
+    let threshold = args.threshold.unwrap_or(if learned.is_some() {
+        dupstudy_descriptor::LearnedAudit::THRESHOLD
+    } else {
+        AuditParams::DEFAULT_THRESHOLD
+    });
+    let params = AuditParams {
+        seed: args.seed,
+        ..AuditParams::with_threshold(threshold)
+    };
+    params.check().context("audit parameters")?;
     let f = features::compute(&set);
-    let found = audit::run(&set, &f, &params, &bars)?;
+    let (found, model) = match &learned {
+        Some(learned) => {
+            let clock = Instant::now();
+            let model = dupstudy_descriptor::train(&set, &learned.descriptor, &bars)?;
+            let train_s = clock.elapsed().as_secs_f64();
+            eprintln!(
+                "learned descriptor: {} epochs in {train_s:.1} s",
+                learned.descriptor.epochs
+            );
+            let (mut found, _) =
+                dupstudy_descriptor::audit(&set, &f, &model, &params, learned, &bars)?;
+            found
+                .seconds
+                .insert(0, ("descriptor training".to_string(), train_s));
+            (found, Some(model))
+        }
+        None => (audit::run(&set, &f, &params, &bars)?, None),
+    };
     let summary = summary::summarize(&set, &found);
     let validation = if args.validate > 0 {
         eprintln!(
             "validation: {} planted copies per transformation, audited with the data set",
             args.validate
         );
-        let mut planted_set = set.clone();
-        let copies = planted::plant(&mut planted_set, args.validate, args.seed ^ 0x5EED)?;
-        let pf = features::compute(&planted_set);
-        let planted_audit = audit::run(&planted_set, &pf, &params, &bars)?;
-        Some(planted::validate(
-            &planted_set,
-            &pf,
-            &copies,
-            &planted_audit,
-            set.len(),
-            args.random_pairs,
-            args.seed,
-        ))
+        match (&learned, &model) {
+            (Some(learned), Some(model)) => Some(dupstudy_descriptor::validate(
+                &set,
+                model,
+                &params,
+                learned,
+                args.validate,
+                args.random_pairs,
+                (args.seed ^ 0x5EED, args.seed),
+                &bars,
+            )?),
+            _ => {
+                let mut planted_set = set.clone();
+                let copies = planted::plant(&mut planted_set, args.validate, args.seed ^ 0x5EED)?;
+                let pf = features::compute(&planted_set);
+                let planted_audit = audit::run(&planted_set, &pf, &params, &bars)?;
+                Some(planted::validate(
+                    &planted_set,
+                    &pf,
+                    &copies,
+                    &planted_audit,
+                    set.len(),
+                    args.random_pairs,
+                    args.seed,
+                ))
+            }
+        }
     } else {
         None
     };
@@ -142,6 +196,25 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Why the learned descriptor cannot audit `set`, if it cannot.
+fn learned_unsupported(set: &images::ImageSet) -> Option<String> {
+    let side = dupstudy_descriptor::SIDE;
+    if (set.width, set.height) != (side, side) {
+        return Some(format!(
+            "takes {side}x{side} images and these are {}x{}",
+            set.width, set.height
+        ));
+    }
+    if set.class_names.len() > dupstudy_cifar::N_CLASSES {
+        return Some(format!(
+            "takes at most {} classes and this set has {}",
+            dupstudy_cifar::N_CLASSES,
+            set.class_names.len()
+        ));
+    }
+    None
 }
 
 /// The recall curve on ciFAIR's labelled pairs when `set` is CIFAR-10 and the lists are

@@ -246,10 +246,19 @@ pub struct AuditArgs {
     /// Output folder (default `results/audit`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Near-duplicate threshold on the aligned similarity, in (0, 1] (the default was
-    /// chosen on the development half of ciFAIR's labelled pairs; see docs/audit.md).
-    #[arg(long, default_value_t = dupstudy_audit::AuditParams::DEFAULT_THRESHOLD)]
-    pub threshold: f32,
+    /// Near-duplicate threshold, in (0, 1]: on the learned score, or with --no-learned on
+    /// the aligned similarity; both defaults were chosen on the development half of
+    /// ciFAIR's labelled pairs (docs/audit.md).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Score pairs by the aligned similarity alone: no learned descriptor (the only way for
+    /// images other than 32x32 or sets of more than 10 classes).
+    #[arg(long)]
+    pub no_learned: bool,
+    /// Epochs of the learned descriptor's training (the 32/64/256 CNN on the set's
+    /// training labels).
+    #[arg(long, default_value_t = dupstudy_descriptor::DescriptorParams::default().epochs)]
+    pub descriptor_epochs: u64,
     /// The folder holding ciFAIR's hand-labelled lists: when the data set is CIFAR-10 and
     /// the folder exists, the report gains the recall curve on both halves.
     #[arg(long, default_value = "fixtures/cifair")]

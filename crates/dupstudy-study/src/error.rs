@@ -99,6 +99,9 @@ pub enum StudyError {
     /// From the CNN.
     #[error(transparent)]
     Cnn(#[from] dupstudy_cnn::CnnError),
+    /// The learned descriptor failed.
+    #[error(transparent)]
+    Descriptor(#[from] dupstudy_descriptor::DescriptorError),
     /// From the duplicate sampler.
     #[error(transparent)]
     Dup(#[from] dupstudy_dup::DupError),

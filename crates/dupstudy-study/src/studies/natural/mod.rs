@@ -21,6 +21,7 @@ use candle_core::Device;
 use dupstudy_audit::AuditParams;
 use dupstudy_cifar::Cifar10;
 use dupstudy_cnn::{EpochStats, ModelConfig, TrainConfig};
+use dupstudy_descriptor::LearnedAudit;
 use dupstudy_metrics::ConfusionMatrix;
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +108,10 @@ pub struct Setting {
     pub batch_size: usize,
     /// How the audit decides what a duplicate is.
     pub audit: AuditParams,
+    /// The learned descriptor fused into the audit's score (its threshold then applies to
+    /// the fused score); absent in plans from before it, whose audits aligned alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedAudit>,
     /// SHA-256 of the data, so results of other data never mix.
     pub data_sha256: String,
 }

@@ -52,6 +52,9 @@ pub struct PartitionKey {
     pub test_pool: usize,
     /// Audit parameters.
     pub audit: AuditParams,
+    /// The learned descriptor fused into the audit's score, if one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<dupstudy_descriptor::LearnedAudit>,
     /// Data checksum.
     pub data_sha256: String,
 }
@@ -234,7 +237,21 @@ pub fn partition(
     progress.message("audit: features");
     let set = ImageSet::from_cifar_prefix(data, key.train_pool, key.test_pool);
     let features = dupstudy_audit::features::compute(&set);
-    let audit = dupstudy_audit::audit::run(&set, &features, &key.audit, &AuditBar(progress))?;
+    let bar = AuditBar(progress);
+    let audit = match &key.learned {
+        Some(learned) => {
+            let clock = Instant::now();
+            let model = dupstudy_descriptor::train(&set, &learned.descriptor, &bar)?;
+            let train_s = clock.elapsed().as_secs_f64();
+            let (mut audit, _) =
+                dupstudy_descriptor::audit(&set, &features, &model, &key.audit, learned, &bar)?;
+            audit
+                .seconds
+                .insert(0, ("descriptor training".to_string(), train_s));
+            audit
+        }
+        None => dupstudy_audit::audit::run(&set, &features, &key.audit, &bar)?,
+    };
     let summary = dupstudy_audit::summary::summarize(&set, &audit);
     dupstudy_audit::output::write_all(dir, &set, &audit, &summary, None, None)?;
     let partition = Partition::from_audit(key, &set, &audit, start.elapsed().as_secs_f64());

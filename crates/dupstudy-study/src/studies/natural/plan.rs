@@ -1,6 +1,7 @@
 //! Planning: each profile's defaults and the checks that run before any work.
 
 use dupstudy_audit::AuditParams;
+use dupstudy_descriptor::LearnedAudit;
 
 use super::partition::PartitionKey;
 use super::{Arm, CELL_VERSION, CellSpec, NAME, Plan, Setting};
@@ -68,7 +69,8 @@ impl Plan {
                 test_pool: d.test_pool.min(test_size),
                 epochs: o.study.cnn.epochs.unwrap_or(d.epochs),
                 batch_size: d.batch,
-                audit: AuditParams::default(),
+                audit: AuditParams::with_threshold(LearnedAudit::THRESHOLD),
+                learned: Some(LearnedAudit::default()),
                 data_sha256: data_sha256.to_string(),
             },
             seeds: o.seeds.unwrap_or(d.seeds),
@@ -125,6 +127,7 @@ impl Plan {
             train_pool: s.train_pool,
             test_pool: s.test_pool,
             audit: s.audit,
+            learned: s.learned,
             data_sha256: s.data_sha256.clone(),
         }
     }

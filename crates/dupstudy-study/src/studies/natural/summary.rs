@@ -146,9 +146,18 @@ pub(super) fn summarize(plan: &Plan, records: &[Record]) -> Result<StudySummary>
         _ => (0, 0),
     };
     section.text(format!(
-        "The audit (`{AUDIT_DIR}/REPORT.md` in this study's folder; threshold {:.3}) of the first {} training and {} test images found {} training images beyond one per duplicate group (natural D-rate {:.2} % of the training pool) and {} test images ({:.2} % of the test pool) whose twin is in the training pool. \
+        "The audit (`{AUDIT_DIR}/REPORT.md` in this study's folder; {}) of the first {} training and {} test images found {} training images beyond one per duplicate group (natural D-rate {:.2} % of the training pool) and {} test images ({:.2} % of the test pool) whose twin is in the training pool. \
          The paper's standard network (16/32/128, dropout 0.5; SGD 0.01, momentum 0.9, weight decay 5e-4, crop + flip) trains {} epochs, batch {}, on (a) the whole pool, (b) the pool with every duplicate group cut to its first image, and (c) the pool minus {} random images (as many as (b) removed), each seed's three arms from the same initialization. Seeds: {}. Partition fingerprint: `{}`.\n\n",
-        s.audit.threshold,
+        match &s.learned {
+            Some(l) => format!(
+                "the learned score at {:.3}: the higher of the aligned similarity and {} x it + {} x a learned descriptor's similarity, the descriptor trained {} epochs on the pool's labels",
+                s.audit.threshold,
+                l.weight,
+                1.0 - l.weight,
+                l.descriptor.epochs
+            ),
+            None => format!("threshold {:.3} on the aligned similarity", s.audit.threshold),
+        },
         s.train_pool,
         s.test_pool,
         cut,

@@ -194,6 +194,7 @@ mod tests {
                 train_pool: 400,
                 test_pool: 100,
                 audit: dupstudy_audit::AuditParams::default(),
+                learned: None,
                 data_sha256: "x".into(),
             },
             train_groups: vec![(0..40).collect()],

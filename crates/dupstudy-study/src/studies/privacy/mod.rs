@@ -378,6 +378,8 @@ impl Plan {
             train_pool: settings.iter().map(|s| s.pool).max().unwrap_or(0),
             test_pool: settings.iter().map(|s| s.test_pool).max().unwrap_or(0),
             audit: first.audit,
+            // The privacy study keeps the aligned audit its published cells were made with.
+            learned: None,
             data_sha256: first.data_sha256.clone(),
         }
     }
