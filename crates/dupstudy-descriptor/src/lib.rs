@@ -182,15 +182,7 @@ impl Descriptors {
     /// every base image, blocked for the cache; [`Neighbour::similarity`] is the cosine
     /// similarity, bit for bit [`Descriptors::similarity`], and `mirror` is always false).
     pub fn nearest(&self, queries: &[usize], base: &[usize], k: usize) -> Vec<Vec<Neighbour>> {
-        search::nearest(
-            &self.rows,
-            self.dim,
-            queries,
-            base,
-            k,
-            f32::NEG_INFINITY,
-            &|q, b| q == b,
-        )
+        search::nearest(&self.rows, self.dim, queries, base, k, f32::NEG_INFINITY)
     }
 
     /// Candidate pairs `(a, b)`, `a < b`, sorted: each image's `k` most similar other
@@ -198,7 +190,7 @@ impl Descriptors {
     /// from both sides is listed once).
     pub fn candidates(&self, k: usize, floor: f32) -> Vec<(usize, usize)> {
         let all: Vec<usize> = (0..self.len()).collect();
-        let found = search::nearest(&self.rows, self.dim, &all, &all, k, floor, &|q, b| q == b);
+        let found = search::nearest(&self.rows, self.dim, &all, &all, k, floor);
         let mut pairs: Vec<(usize, usize)> = found
             .iter()
             .enumerate()

@@ -17,27 +17,31 @@ const LANES: usize = 4;
 /// added left to right at the end: bit for bit [`dupstudy_audit::neighbours::dot`].
 #[inline(always)]
 fn dots4(q: [&[f32]; LANES], b: &[f32]) -> [f32; LANES] {
-    let mut acc = [[0.0f32; 8]; LANES];
-    let chunks = b.len() / 8;
-    for c in 0..chunks {
-        let y: &[f32; 8] = b[c * 8..c * 8 + 8].try_into().expect("eight numbers");
-        for (lane, row) in q.iter().enumerate() {
-            let x: &[f32; 8] = row[c * 8..c * 8 + 8].try_into().expect("eight numbers");
-            for k in 0..8 {
-                acc[lane][k] += x[k] * y[k];
-            }
+    let (mut a0, mut a1, mut a2, mut a3) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+    let chunks = b
+        .chunks_exact(8)
+        .zip(q[0].chunks_exact(8))
+        .zip(q[1].chunks_exact(8))
+        .zip(q[2].chunks_exact(8))
+        .zip(q[3].chunks_exact(8));
+    for ((((y, x0), x1), x2), x3) in chunks {
+        for k in 0..8 {
+            a0[k] += x0[k] * y[k];
+            a1[k] += x1[k] * y[k];
+            a2[k] += x2[k] * y[k];
+            a3[k] += x3[k] * y[k];
         }
     }
-    let mut out = [0.0f32; LANES];
-    for lane in 0..LANES {
-        let tail: f32 = q[lane][chunks * 8..]
+    let whole = b.len() / 8 * 8;
+    let sum = |acc: [f32; 8], row: &[f32]| -> f32 {
+        let tail: f32 = row[whole..]
             .iter()
-            .zip(&b[chunks * 8..])
+            .zip(&b[whole..])
             .map(|(x, y)| x * y)
             .sum();
-        out[lane] = acc[lane].iter().sum::<f32>() + tail;
-    }
-    out
+        acc.iter().sum::<f32>() + tail
+    };
+    [sum(a0, q[0]), sum(a1, q[1]), sum(a2, q[2]), sum(a3, q[3])]
 }
 
 /// The `k` best so far of one query: most similar first, ties by the lower index.
@@ -81,16 +85,11 @@ impl Best {
     }
 }
 
-/// Tile kernel: for each query of `queries` (positions into `rows`), the base rows
-/// `base[from..to]` offered to its [`Best`].
-fn tile(
-    rows: &[f32],
-    dim: usize,
-    queries: &[usize],
-    base: &[usize],
-    best: &mut [Best],
-    skip: &(dyn Fn(usize, usize) -> bool + Sync),
-) {
+/// Tile kernel: every base row offered to the [`Best`] of each query of `queries`
+/// (positions into `rows`) but itself. Inlined into each caller, so that the AVX2 caller's
+/// copy is compiled for AVX2.
+#[inline(always)]
+fn tile(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: &mut [Best]) {
     let row = |i: usize| &rows[i * dim..(i + 1) * dim];
     let mut start = 0;
     while start < queries.len() {
@@ -102,8 +101,7 @@ fn tile(
         for &b in base {
             let d = dots4(q, row(b));
             for lane in 0..n {
-                let query = queries[start + lane];
-                if !skip(query, b) {
+                if queries[start + lane] != b {
                     best[start + lane].offer(b, d[lane]);
                 }
             }
@@ -112,43 +110,74 @@ fn tile(
     }
 }
 
+/// [`tile`] with AVX2 registers: the same products and sums in the same order (eight
+/// running sums per pair, one per register lane, no fused multiply-add, added left to
+/// right at the end), so the same numbers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn tile_avx2(
-    rows: &[f32],
-    dim: usize,
-    queries: &[usize],
-    base: &[usize],
-    best: &mut [Best],
-    skip: &(dyn Fn(usize, usize) -> bool + Sync),
-) {
-    // The same code in wider registers: each sum keeps its order (no fused multiply-add is
-    // enabled), so the numbers equal the portable path's.
-    tile(rows, dim, queries, base, best, skip);
+#[allow(unsafe_code)]
+fn tile_avx2(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: &mut [Best]) {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let row = |i: usize| &rows[i * dim..(i + 1) * dim];
+    let whole = dim / 8;
+    let finish = |acc: __m256, q: &[f32], b: &[f32]| -> f32 {
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: `lanes` holds eight floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        let tail: f32 = q[whole * 8..]
+            .iter()
+            .zip(&b[whole * 8..])
+            .map(|(x, y)| x * y)
+            .sum();
+        lanes.iter().sum::<f32>() + tail
+    };
+    let mut start = 0;
+    while start < queries.len() {
+        let n = LANES.min(queries.len() - start);
+        let mut q = [row(queries[start]); LANES];
+        for (lane, slot) in q.iter_mut().enumerate().take(n) {
+            *slot = row(queries[start + lane]);
+        }
+        for &b in base {
+            let y = row(b);
+            let mut acc = [_mm256_setzero_ps(); LANES];
+            for c in 0..whole {
+                // SAFETY: every row holds `dim >= 8 * whole` floats, so `c * 8 + 8 <= dim`.
+                unsafe {
+                    let yv = _mm256_loadu_ps(y.as_ptr().add(c * 8));
+                    for lane in 0..LANES {
+                        let xv = _mm256_loadu_ps(q[lane].as_ptr().add(c * 8));
+                        acc[lane] = _mm256_add_ps(acc[lane], _mm256_mul_ps(xv, yv));
+                    }
+                }
+            }
+            for lane in 0..n {
+                if queries[start + lane] != b {
+                    best[start + lane].offer(b, finish(acc[lane], q[lane], y));
+                }
+            }
+        }
+        start += LANES;
+    }
 }
 
-fn tile_dispatch(
-    rows: &[f32],
-    dim: usize,
-    queries: &[usize],
-    base: &[usize],
-    best: &mut [Best],
-    skip: &(dyn Fn(usize, usize) -> bool + Sync),
-) {
+fn tile_dispatch(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: &mut [Best]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, the one feature `tile_avx2` enables.
         #[allow(unsafe_code)]
         unsafe {
-            tile_avx2(rows, dim, queries, base, best, skip)
+            tile_avx2(rows, dim, queries, base, best)
         };
         return;
     }
-    tile(rows, dim, queries, base, best, skip);
+    tile(rows, dim, queries, base, best);
 }
 
-/// For each query, its `k` most similar base images at or above `floor` (other than those
-/// `skip(query, base)` names), most similar first, ties by the lower index.
+/// For each query, its `k` most similar base images at or above `floor` other than
+/// itself, most similar first, ties by the lower index.
 pub(crate) fn nearest(
     rows: &[f32],
     dim: usize,
@@ -156,16 +185,66 @@ pub(crate) fn nearest(
     base: &[usize],
     k: usize,
     floor: f32,
-    skip: &(dyn Fn(usize, usize) -> bool + Sync),
 ) -> Vec<Vec<Neighbour>> {
     queries
         .par_chunks(QUERY_TILE)
         .flat_map_iter(|qs| {
             let mut best: Vec<Best> = qs.iter().map(|_| Best::new(k, floor)).collect();
             for bs in base.chunks(BASE_TILE) {
-                tile_dispatch(rows, dim, qs, bs, &mut best, skip);
+                tile_dispatch(rows, dim, qs, bs, &mut best);
             }
             best.into_iter().map(|b| b.kept)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn the_portable_and_the_wide_kernel_give_the_same_bits() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for dim in [256, 20, 5] {
+            let n = 37;
+            let rows: Vec<f32> = (0..n * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let all: Vec<usize> = (0..n).collect();
+            let run = |wide: bool| {
+                let mut best: Vec<Best> = all.iter().map(|_| Best::new(9, -2.0)).collect();
+                if wide {
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        #[allow(unsafe_code)]
+                        // SAFETY: the CPU has AVX2.
+                        unsafe {
+                            tile_avx2(&rows, dim, &all, &all, &mut best)
+                        };
+                    }
+                } else {
+                    tile(&rows, dim, &all, &all, &mut best);
+                }
+                best.into_iter()
+                    .map(|b| {
+                        b.kept
+                            .iter()
+                            .map(|n| (n.index, n.similarity.to_bits()))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let portable = run(false);
+            let dot = |a: usize, b: usize| {
+                dupstudy_audit::neighbours::dot(
+                    &rows[a * dim..(a + 1) * dim],
+                    &rows[b * dim..(b + 1) * dim],
+                )
+            };
+            assert_eq!(portable[3][0].1, dot(3, portable[3][0].0).to_bits());
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                assert_eq!(run(true), portable, "dim {dim}");
+            }
+        }
+    }
 }
