@@ -61,7 +61,10 @@ impl Best {
     }
 
     fn before(a: &Neighbour, b: &Neighbour) -> bool {
-        a.similarity > b.similarity || (a.similarity == b.similarity && a.index < b.index)
+        a.similarity
+            .total_cmp(&b.similarity)
+            .then(b.index.cmp(&a.index))
+            .is_gt()
     }
 
     #[inline]
