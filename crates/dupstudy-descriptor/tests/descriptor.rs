@@ -268,7 +268,7 @@ fn the_learned_audit_pairs_planted_copies_and_repeats_itself() {
         copies.len()
     );
     let fusion = first.fusion.as_ref().expect("the audit says it fused");
-    assert_eq!(fusion.weight, LearnedAudit::WEIGHT);
+    assert_eq!(fusion.weight.to_bits(), LearnedAudit::WEIGHT.to_bits());
     let model_again = train(&set, &learned.descriptor, &Silent).expect("trains");
     let (second, _) = audit(&set, &f, &model_again, &params, &learned, &Silent).expect("audits");
     assert_eq!(first.pairs, second.pairs, "one seed, two audits");
