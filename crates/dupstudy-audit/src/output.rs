@@ -212,7 +212,12 @@ pub fn report(
     );
     let _ = writeln!(
         r,
-        "Exact duplicates: identical pixels. Near-duplicates: a similarity of at least **{:.3}**, the geometric mean of two normalized cross-correlations at the best mirror, shift (up to 5 pixels) or crop (88-96 %) of one image against the other: of the three colour planes, each standardized (so brightness, contrast and colour casts do not count), and of the fine detail (grayscale minus its 3x3 blur; two different seascapes share a horizon, not their detail). Candidates come from a random-projection forest over blurred 8x8 thumbnails of each image, its mirror and 8 shifted copies ({} candidate pairs aligned). Times: {}.\n",
+        "Exact duplicates: identical pixels. Near-duplicates: {} of at least **{:.3}**; the aligned similarity is the geometric mean of two normalized cross-correlations at the best mirror, shift (up to 5 pixels) or crop (88-96 %) of one image against the other: of the three colour planes, each standardized (so brightness, contrast and colour casts do not count), and of the fine detail (grayscale minus its 3x3 blur; two different seascapes share a horizon, not their detail). Candidates come from a random-projection forest over blurred 8x8 thumbnails of each image, its mirror and 8 shifted copies ({} candidate pairs aligned). Times: {}.\n",
+        if s.fusion.is_some() {
+            "a fused score (below)"
+        } else {
+            "an aligned similarity"
+        },
         s.threshold,
         s.candidates,
         s.seconds
