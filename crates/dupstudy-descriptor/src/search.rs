@@ -89,28 +89,39 @@ impl Best {
 }
 
 /// Tile kernel: every base row offered to the [`Best`] of each query of `queries`
-/// (positions into `rows`) but itself. Inlined into each caller, so that the AVX2 caller's
-/// copy is compiled for AVX2.
+/// (positions into `rows`) but itself, four queries at a time through `dots` (their
+/// similarities with one base row). Inlined into each caller, so that the AVX2 caller's copy
+/// is compiled for AVX2.
 #[inline(always)]
-fn tile(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: &mut [Best]) {
+fn tile_with(
+    rows: &[f32],
+    dim: usize,
+    queries: &[usize],
+    base: &[usize],
+    best: &mut [Best],
+    dots: impl Fn([&[f32]; LANES], &[f32]) -> [f32; LANES],
+) {
     let row = |i: usize| &rows[i * dim..(i + 1) * dim];
-    let mut start = 0;
-    while start < queries.len() {
+    for start in (0..queries.len()).step_by(LANES) {
         let n = LANES.min(queries.len() - start);
         let mut q = [row(queries[start]); LANES];
         for (lane, slot) in q.iter_mut().enumerate().take(n) {
             *slot = row(queries[start + lane]);
         }
         for &b in base {
-            let d = dots4(q, row(b));
+            let d = dots(q, row(b));
             for lane in 0..n {
                 if queries[start + lane] != b {
                     best[start + lane].offer(b, d[lane]);
                 }
             }
         }
-        start += LANES;
     }
+}
+
+/// [`tile_with`] on the portable [`dots4`].
+fn tile(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: &mut [Best]) {
+    tile_with(rows, dim, queries, base, best, dots4);
 }
 
 /// [`tile`] with AVX2 registers: the same products and sums in the same order (eight
@@ -123,7 +134,6 @@ fn tile_avx2(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: 
     use std::arch::x86_64::{
         __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps,
     };
-    let row = |i: usize| &rows[i * dim..(i + 1) * dim];
     let whole = dim / 8;
     let finish = |acc: __m256, q: &[f32], b: &[f32]| -> f32 {
         let mut lanes = [0.0f32; 8];
@@ -136,34 +146,21 @@ fn tile_avx2(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: 
             .sum();
         lanes.iter().sum::<f32>() + tail
     };
-    let mut start = 0;
-    while start < queries.len() {
-        let n = LANES.min(queries.len() - start);
-        let mut q = [row(queries[start]); LANES];
-        for (lane, slot) in q.iter_mut().enumerate().take(n) {
-            *slot = row(queries[start + lane]);
-        }
-        for &b in base {
-            let y = row(b);
-            let mut acc = [_mm256_setzero_ps(); LANES];
-            for c in 0..whole {
-                // SAFETY: every row holds `dim >= 8 * whole` floats, so `c * 8 + 8 <= dim`.
-                unsafe {
-                    let yv = _mm256_loadu_ps(y.as_ptr().add(c * 8));
-                    for lane in 0..LANES {
-                        let xv = _mm256_loadu_ps(q[lane].as_ptr().add(c * 8));
-                        acc[lane] = _mm256_add_ps(acc[lane], _mm256_mul_ps(xv, yv));
-                    }
-                }
-            }
-            for lane in 0..n {
-                if queries[start + lane] != b {
-                    best[start + lane].offer(b, finish(acc[lane], q[lane], y));
+    let dots = |q: [&[f32]; LANES], y: &[f32]| -> [f32; LANES] {
+        let mut acc = [_mm256_setzero_ps(); LANES];
+        for c in 0..whole {
+            // SAFETY: every row holds `dim >= 8 * whole` floats, so `c * 8 + 8 <= dim`.
+            unsafe {
+                let yv = _mm256_loadu_ps(y.as_ptr().add(c * 8));
+                for lane in 0..LANES {
+                    let xv = _mm256_loadu_ps(q[lane].as_ptr().add(c * 8));
+                    acc[lane] = _mm256_add_ps(acc[lane], _mm256_mul_ps(xv, yv));
                 }
             }
         }
-        start += LANES;
-    }
+        std::array::from_fn(|lane| finish(acc[lane], q[lane], y))
+    };
+    tile_with(rows, dim, queries, base, best, dots);
 }
 
 fn tile_dispatch(rows: &[f32], dim: usize, queries: &[usize], base: &[usize], best: &mut [Best]) {
