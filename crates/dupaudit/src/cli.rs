@@ -50,8 +50,8 @@ struct Input {
 struct Judge {
     /// Aligned similarity at or above which two images are near-duplicates, in (0, 1].
     /// The default, 0.80, is the one this tool's published speed, planted-copy recall and
-    /// false-pair rate were measured at; 0.695 (the study's CIFAR-10 audit, chosen on
-    /// hand-labelled 32 x 32 pairs) finds more re-photographed copies at about twice the
+    /// false-pair rate were measured at; 0.695 (the study's aligned threshold for CIFAR-10,
+    /// chosen on hand-labelled 32 x 32 pairs) finds more re-photographed copies at about twice the
     /// flagged images.
     #[arg(long, default_value_t = dupstudy_audit::AuditParams::FIRST_THRESHOLD)]
     threshold: f32,
