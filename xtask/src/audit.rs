@@ -88,18 +88,12 @@ pub fn run(args: &AuditArgs, root: &std::path::Path) -> Result<()> {
     let f = features::compute(&set);
     let (found, model) = match &learned {
         Some(learned) => {
-            let clock = Instant::now();
-            let model = dupstudy_descriptor::train(&set, &learned.descriptor, &bars)?;
-            let train_s = clock.elapsed().as_secs_f64();
+            let (found, model) =
+                dupstudy_descriptor::train_and_audit(&set, &f, &params, learned, &bars)?;
             eprintln!(
-                "learned descriptor: {} epochs in {train_s:.1} s",
-                learned.descriptor.epochs
+                "learned descriptor: {} epochs in {:.1} s",
+                learned.descriptor.epochs, found.seconds[0].1
             );
-            let (mut found, _) =
-                dupstudy_descriptor::audit(&set, &f, &model, &params, learned, &bars)?;
-            found
-                .seconds
-                .insert(0, ("descriptor training".to_string(), train_s));
             (found, Some(model))
         }
         None => (audit::run(&set, &f, &params, &bars)?, None),

@@ -116,6 +116,35 @@ pub fn audit(
     Ok((found, descriptors))
 }
 
+/// Trains the descriptor on `set` ([`crate::train`]) and audits with it ([`audit`]); the
+/// audit's seconds start with the training's. Returns the audit and the network (for
+/// [`validate`]).
+///
+/// # Errors
+/// As [`crate::train`] and [`audit`].
+pub fn train_and_audit(
+    set: &ImageSet,
+    features: &Features,
+    params: &AuditParams,
+    learned: &LearnedAudit,
+    progress: &dyn Progress,
+) -> Result<(Audit, Cnn)> {
+    learned.check()?;
+    let clock = std::time::Instant::now();
+    let model = crate::train(set, &learned.descriptor, progress)?;
+    let train_s = clock.elapsed().as_secs_f64();
+    tracing::info!(
+        epochs = learned.descriptor.epochs,
+        seconds = train_s,
+        "descriptor trained"
+    );
+    let (mut found, _) = audit(set, features, &model, params, learned, progress)?;
+    found
+        .seconds
+        .insert(0, ("descriptor training".to_string(), train_s));
+    Ok((found, model))
+}
+
 /// The audit's validation under the learned score: `per_transform` copies per planted
 /// transformation (seeded by `seeds.0`) join `set`, the copies are described by the same
 /// `model` (it never saw them) and audited with the set; a copy counts as found when the

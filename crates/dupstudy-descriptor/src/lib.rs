@@ -30,7 +30,7 @@
 mod audit;
 mod search;
 
-pub use audit::{LearnedAudit, audit, validate};
+pub use audit::{LearnedAudit, audit, train_and_audit, validate};
 
 use std::sync::Arc;
 

@@ -240,15 +240,7 @@ pub fn partition(
     let bar = AuditBar(progress);
     let audit = match &key.learned {
         Some(learned) => {
-            let clock = Instant::now();
-            let model = dupstudy_descriptor::train(&set, &learned.descriptor, &bar)?;
-            let train_s = clock.elapsed().as_secs_f64();
-            let (mut audit, _) =
-                dupstudy_descriptor::audit(&set, &features, &model, &key.audit, learned, &bar)?;
-            audit
-                .seconds
-                .insert(0, ("descriptor training".to_string(), train_s));
-            audit
+            dupstudy_descriptor::train_and_audit(&set, &features, &key.audit, learned, &bar)?.0
         }
         None => dupstudy_audit::audit::run(&set, &features, &key.audit, &bar)?,
     };
