@@ -40,10 +40,10 @@ enum ModelArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum KernelsArg {
-    /// The fused CPU kernels (the default): direct AVX-512 convolutions where the CPU has
-    /// them.
+    /// The fused CPU kernels (the default): direct convolutions (AVX-512, AVX2 or scalar
+    /// code by CPU, the same bits).
     Fast,
-    /// The fused CPU kernels with im2col + GEMM convolutions (what CPUs without AVX-512 run).
+    /// The fused CPU kernels with im2col + GEMM convolutions (other bits).
     Portable,
     /// candle's own operations, for comparison.
     Reference,

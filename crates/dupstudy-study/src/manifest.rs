@@ -36,9 +36,8 @@ pub struct Manifest {
 pub struct Device {
     /// CPU model.
     pub cpu: String,
-    /// The CPU's vector extensions that the numeric kernels choose between at run time
-    /// (the CNN's GEMMs can round differently on different ones, so bit-identical CNN
-    /// results need the same list).
+    /// The CPU's vector extensions that the numeric kernels choose between at run time (a
+    /// speed fact: every one gives the same bits).
     pub vector_extensions: Vec<String>,
     /// Logical cores available.
     pub cores: usize,
@@ -69,7 +68,8 @@ pub struct Machine {
     pub microarchitecture: Option<String>,
     /// Cache sizes of CPU 0, e.g. `L1d 32K`, `L2 1024K`.
     pub caches: Vec<String>,
-    /// The CNN convolution kernels this CPU runs under the default (`fast`) setting.
+    /// The CNN convolution kernels under the default (`fast`) setting and the instruction
+    /// set they run on here (older manifests: `direct AVX-512` or `portable`, two numerics).
     pub cnn_kernels: String,
 }
 
@@ -86,18 +86,15 @@ impl Machine {
         let family = field("cpu family").and_then(|v| v.parse().ok());
         let vendor = field("vendor_id").unwrap_or_else(|| "unknown".into());
         let avx512 = vector_extensions().iter().any(|e| e == "avx512f");
+        let model = field("model").and_then(|v| v.parse().ok());
         Self {
             cpu: field("model name").unwrap_or_else(|| "unknown".into()),
-            microarchitecture: microarchitecture(&vendor, family, avx512),
+            microarchitecture: microarchitecture(&vendor, family, model, avx512),
             vendor,
             family,
-            model: field("model").and_then(|v| v.parse().ok()),
+            model,
             caches: caches(),
-            cnn_kernels: if dupstudy_cnn::Kernels::Fast.direct_convolutions() {
-                "direct AVX-512".into()
-            } else {
-                "portable (im2col + fixed-order product)".into()
-            },
+            cnn_kernels: format!("direct ({})", dupstudy_cnn::Kernels::vector_isa()),
         }
     }
 
@@ -124,9 +121,19 @@ impl Machine {
 }
 
 /// AMD's family numbers: 25 is Zen 3 or Zen 4 (only Zen 4 has AVX-512), 26 Zen 5.
-fn microarchitecture(vendor: &str, family: Option<u32>, avx512: bool) -> Option<String> {
+fn microarchitecture(
+    vendor: &str,
+    family: Option<u32>,
+    model: Option<u32>,
+    avx512: bool,
+) -> Option<String> {
     match (vendor, family) {
-        ("AuthenticAMD", Some(23)) => Some("Zen/Zen 2".into()),
+        // Family 23 (17h): models 0x30 and up are Zen 2 (Rome, Matisse...), below Zen/Zen+.
+        ("AuthenticAMD", Some(23)) => Some(match model {
+            Some(m) if m >= 0x30 => "Zen 2".into(),
+            Some(_) => "Zen/Zen+".into(),
+            None => "Zen/Zen 2".into(),
+        }),
         ("AuthenticAMD", Some(25)) => Some(if avx512 { "Zen 4" } else { "Zen 3" }.into()),
         ("AuthenticAMD", Some(26)) => Some("Zen 5".into()),
         _ => None,
@@ -268,18 +275,25 @@ mod tests {
     fn amd_families_name_their_microarchitecture() {
         let amd = "AuthenticAMD";
         assert_eq!(
-            microarchitecture(amd, Some(25), true).as_deref(),
+            microarchitecture(amd, Some(25), Some(17), true).as_deref(),
             Some("Zen 4")
         );
         assert_eq!(
-            microarchitecture(amd, Some(25), false).as_deref(),
+            microarchitecture(amd, Some(25), Some(33), false).as_deref(),
             Some("Zen 3")
         );
         assert_eq!(
-            microarchitecture(amd, Some(26), true).as_deref(),
+            microarchitecture(amd, Some(26), Some(2), true).as_deref(),
             Some("Zen 5")
         );
-        assert_eq!(microarchitecture("GenuineIntel", Some(6), true), None);
+        assert_eq!(
+            microarchitecture(amd, Some(23), Some(49), false).as_deref(),
+            Some("Zen 2")
+        );
+        assert_eq!(
+            microarchitecture("GenuineIntel", Some(6), Some(85), true),
+            None
+        );
     }
 
     #[test]

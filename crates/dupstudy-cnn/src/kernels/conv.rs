@@ -39,7 +39,7 @@ pub(crate) struct ConvReluPool {
     /// Emit `(n, cout * h/2 * w/2)` instead of `(n, cout, h/2, w/2)` (same memory), so a
     /// following linear layer needs no reshape node in the graph.
     flatten: bool,
-    /// Use the direct AVX-512 kernels ([`super::direct`]) instead of im2col + GEMM.
+    /// Use the direct kernels ([`super::direct`]) instead of im2col + GEMM.
     direct: bool,
     /// Winner codes of the forward pass, kept for the backward pass.
     codes: Mutex<Vec<u8>>,
@@ -103,7 +103,7 @@ pub(crate) fn conv_relu_pool(
         ConvReluPool {
             affine,
             flatten,
-            direct: direct && super::direct::available(),
+            direct,
             codes: Mutex::new(Vec::new()),
         },
     )
@@ -300,7 +300,7 @@ impl ConvReluPool {
         });
     }
 
-    /// Forward pass through the direct AVX-512 kernels.
+    /// Forward pass through the direct kernels.
     fn forward_direct(
         &self,
         x: &[f32],
@@ -411,7 +411,7 @@ impl ConvReluPool {
         (gw, gb)
     }
 
-    /// One task's backward pass through the direct AVX-512 kernels (`flipped`: the weights
+    /// One task's backward pass through the direct kernels (`flipped`: the weights
     /// packed for the input-gradient convolution, when `gx` is wanted).
     fn task_backward_direct(
         &self,

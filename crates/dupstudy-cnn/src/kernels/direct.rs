@@ -1,32 +1,36 @@
-//! Direct 3x3 convolution kernels in AVX-512: no im2col matrix is ever built.
+//! Direct 3x3 convolution kernels: no im2col matrix is ever built.
 //!
 //! Images are kept per channel as zero-padded planes (`(h + 2) x (w + 2)`), so every tap of
-//! the 3x3 window is an unaligned vector load at a fixed offset. The register tile is two
-//! output rows x up to two 16-wide vectors of columns x a block of output channels (up to 24
-//! accumulators), and each tap of each input channel costs a few loads and a broadcast
-//! weight per output channel against 2 to 4 fused multiply-adds per broadcast, so the
-//! kernels run from L1 and L2 at close to the FMA units' rate. The same kernel computes the
-//! forward convolution and, with the weights flipped and transposed, the input gradient; a
-//! second kernel accumulates the weight gradient over a group of images in 9 x 2 registers
-//! per (output channel pair, input channel). Pooling and its inverse (routing the pooled
-//! gradient to the recorded winners) are vectorized as well.
+//! the 3x3 window is an unaligned vector load at a fixed offset. In AVX-512, the register
+//! tile is two output rows x up to two 16-wide vectors of columns x a block of output
+//! channels (up to 24 accumulators), and each tap of each input channel costs a few loads
+//! and a broadcast weight per output channel against 2 to 4 fused multiply-adds per
+//! broadcast, so the kernels run from L1 and L2 at close to the FMA units' rate. The same
+//! kernel computes the forward convolution and, with the weights flipped and transposed,
+//! the input gradient; a second kernel accumulates the weight gradient over a group of
+//! images in 9 x 2 registers per (output channel pair, input channel). Pooling and its
+//! inverse (routing the pooled gradient to the recorded winners) are vectorized as well.
 //!
-//! Every function here is deterministic: the summation order depends only on the shapes.
+//! The arithmetic is defined by the portable module [`scalar`]: every output of the
+//! convolution is one chain of fused multiply-adds over (input channel, tap) in ascending
+//! order; every weight-gradient sum is 16 such chains (lane `l` takes the columns `x` with
+//! `x % 16 == l`, over images, rows and column blocks in ascending order) added in a fixed
+//! halving tree; the bias gradient likewise. The AVX-512 and AVX2 versions compute exactly
+//! these chains with other register tiles, so every CPU gives the same bits (tests below
+//! compare each path this CPU can run with `scalar`, and `tests/golden.rs` pins a few
+//! training steps).
+//!
 //! The safe functions check the lengths of every slice before the unchecked vector code
 //! runs; masked loads and stores never touch lanes beyond a row's end.
 
 #![allow(unsafe_code)]
 
-/// Whether the CPU running this process has the instructions these kernels need.
-pub(crate) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+use super::gemm::Isa;
+
+/// The instruction set the kernels run on here (the widest this CPU has); every one gives
+/// the same bits.
+pub(crate) fn isa() -> Isa {
+    Isa::detect()
 }
 
 /// Side of a zero-padded plane for an `h x w` image.
@@ -141,6 +145,21 @@ pub(crate) fn conv_planes(
     out: usize,
     dst: &mut [f32],
 ) {
+    conv_planes_on(isa(), src, inp, h, w, packed, out, dst);
+}
+
+/// [`conv_planes`] on the instruction set `on` (which this CPU must have).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_planes_on(
+    on: Isa,
+    src: &[f32],
+    inp: usize,
+    h: usize,
+    w: usize,
+    packed: &[f32],
+    out: usize,
+    dst: &mut [f32],
+) {
     assert!(h.is_multiple_of(2), "conv_planes needs an even height");
     assert!(
         src.len() >= inp * padded_len(h, w),
@@ -148,16 +167,15 @@ pub(crate) fn conv_planes(
     );
     assert!(packed.len() >= inp * 9 * out, "packed weights too short");
     assert!(dst.len() >= out * h * w, "output too short");
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "direct kernels need AVX-512");
-        // SAFETY: AVX-512F is present (checked above), and every slice is long enough for
-        // the planes the kernel addresses (checked above).
-        unsafe { avx512::conv_planes(src, inp, h, w, packed, out, dst) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        unreachable!("direct kernels are only selected on x86_64 with AVX-512")
+    match on {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX-512F (detected), and every slice is long enough for the
+        // planes the kernel addresses (checked above).
+        Isa::Avx512 => unsafe { avx512::conv_planes(src, inp, h, w, packed, out, dst) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX2 and FMA (detected); lengths checked above.
+        Isa::Avx2 => unsafe { avx2::conv_planes(src, inp, h, w, packed, out, dst) },
+        _ => scalar::conv_planes(src, inp, h, w, packed, out, dst),
     }
 }
 
@@ -176,20 +194,35 @@ pub(crate) fn weight_grad(
     w: usize,
     gw: &mut [f32],
 ) {
+    weight_grad_on(isa(), g, x, images, inp, out, h, w, gw);
+}
+
+/// [`weight_grad`] on the instruction set `on` (which this CPU must have).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weight_grad_on(
+    on: Isa,
+    g: &[f32],
+    x: &[f32],
+    images: usize,
+    inp: usize,
+    out: usize,
+    h: usize,
+    w: usize,
+    gw: &mut [f32],
+) {
     let plane = padded_len(h, w);
     assert!(g.len() >= images * out * plane, "gradient planes too short");
     assert!(x.len() >= images * inp * plane, "input planes too short");
     assert!(gw.len() >= out * inp * 9, "weight gradient too short");
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "direct kernels need AVX-512");
-        // SAFETY: AVX-512F is present and every slice holds the planes addressed (checked
-        // above).
-        unsafe { avx512::weight_grad(g, x, images, inp, out, h, w, gw) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        unreachable!("direct kernels are only selected on x86_64 with AVX-512")
+    match on {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F is present (detected) and every slice holds the planes addressed
+        // (checked above).
+        Isa::Avx512 => unsafe { avx512::weight_grad(g, x, images, inp, out, h, w, gw) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 and FMA are present (detected); lengths checked above.
+        Isa::Avx2 => unsafe { avx2::weight_grad(g, x, images, inp, out, h, w, gw) },
+        _ => scalar::weight_grad(g, x, images, inp, out, h, w, gw),
     }
 }
 
@@ -207,18 +240,33 @@ pub(crate) fn bias_relu_pool(
     out: &mut [f32],
     codes: &mut [u8],
 ) {
+    bias_relu_pool_on(isa(), conv, bias, channels, h, w, dead, out, codes);
+}
+
+/// [`bias_relu_pool`] on the instruction set `on` (which this CPU must have).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn bias_relu_pool_on(
+    on: Isa,
+    conv: &[f32],
+    bias: &[f32],
+    channels: usize,
+    h: usize,
+    w: usize,
+    dead: u8,
+    out: &mut [f32],
+    codes: &mut [u8],
+) {
     let pooled = channels * (h / 2) * (w / 2);
     assert!(conv.len() >= channels * h * w && bias.len() >= channels);
     assert!(out.len() >= pooled && codes.len() >= pooled);
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "direct kernels need AVX-512");
-        // SAFETY: AVX-512F is present and the slices are long enough (checked above).
-        unsafe { avx512::bias_relu_pool(conv, bias, channels, h, w, dead, out, codes) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        unreachable!("direct kernels are only selected on x86_64 with AVX-512")
+    match on {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F is present (detected) and the slices are long enough (checked
+        // above).
+        Isa::Avx512 => unsafe {
+            avx512::bias_relu_pool(conv, bias, channels, h, w, dead, out, codes)
+        },
+        _ => scalar::bias_relu_pool(conv, bias, channels, h, w, dead, out, codes),
     }
 }
 
@@ -236,20 +284,33 @@ pub(crate) fn unpool(
     gpad: &mut [f32],
     gb: &mut [f32],
 ) {
+    unpool_on(isa(), g, codes, channels, h, w, dead, gpad, gb);
+}
+
+/// [`unpool`] on the instruction set `on` (which this CPU must have).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn unpool_on(
+    on: Isa,
+    g: &[f32],
+    codes: &[u8],
+    channels: usize,
+    h: usize,
+    w: usize,
+    dead: u8,
+    gpad: &mut [f32],
+    gb: &mut [f32],
+) {
     let pooled = channels * (h / 2) * (w / 2);
     assert!(g.len() >= pooled && codes.len() >= pooled);
     assert!(gpad.len() >= channels * padded_len(h, w) && gb.len() >= channels);
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "direct kernels need AVX-512");
-        // SAFETY: AVX-512F is present and the slices are long enough (checked above).
-        unsafe { avx512::unpool(g, codes, channels, h, w, dead, gpad, gb) }
-        zero_borders(gpad, channels, h, w);
+    match on {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F is present (detected) and the slices are long enough (checked
+        // above).
+        Isa::Avx512 => unsafe { avx512::unpool(g, codes, channels, h, w, dead, gpad, gb) },
+        _ => scalar::unpool(g, codes, channels, h, w, dead, gpad, gb),
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        unreachable!("direct kernels are only selected on x86_64 with AVX-512")
-    }
+    zero_borders(gpad, channels, h, w);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -693,5 +754,551 @@ mod avx512 {
             }
             gb[c] += _mm512_reduce_add_ps(bias);
         }
+    }
+}
+
+/// The sum of 16 lanes in the order `_mm512_reduce_add_ps` adds them: lanes `l` and
+/// `l + 8`, then `l` and `l + 4`, then `l` and `l + 2`, then the last two.
+fn reduce16(a: &[f32; 16]) -> f32 {
+    let mut s = [0.0f32; 8];
+    for l in 0..8 {
+        s[l] = a[l] + a[l + 8];
+    }
+    let t = [s[0] + s[4], s[1] + s[5], s[2] + s[6], s[3] + s[7]];
+    let u = [t[0] + t[2], t[1] + t[3]];
+    u[0] + u[1]
+}
+
+/// The definition of the kernels' arithmetic in portable Rust (`f32::mul_add`), run where
+/// the CPU has neither AVX-512F nor AVX2 with FMA, and the reference the vector versions
+/// are tested against.
+// Lanes, taps and channels are indexed by their numbers.
+#[allow(clippy::needless_range_loop)]
+pub(crate) mod scalar {
+    use super::{padded_len, reduce16};
+
+    /// See [`super::conv_planes`].
+    pub(crate) fn conv_planes(
+        src: &[f32],
+        inp: usize,
+        h: usize,
+        w: usize,
+        packed: &[f32],
+        out: usize,
+        dst: &mut [f32],
+    ) {
+        let (plane, row) = (padded_len(h, w), w + 2);
+        for o in 0..out {
+            for y in 0..h {
+                for x in 0..w {
+                    let mut acc = 0.0f32;
+                    for i in 0..inp {
+                        let s = &src[i * plane..];
+                        let wt = &packed[i * 9 * out + o..];
+                        for ky in 0..3 {
+                            for kx in 0..3 {
+                                acc = s[(y + ky) * row + x + kx]
+                                    .mul_add(wt[(ky * 3 + kx) * out], acc);
+                            }
+                        }
+                    }
+                    dst[(o * h + y) * w + x] = acc;
+                }
+            }
+        }
+    }
+
+    /// See [`super::weight_grad`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn weight_grad(
+        g: &[f32],
+        x: &[f32],
+        images: usize,
+        inp: usize,
+        out: usize,
+        h: usize,
+        w: usize,
+        gw: &mut [f32],
+    ) {
+        let (plane, row) = (padded_len(h, w), w + 2);
+        for o in 0..out {
+            for i in 0..inp {
+                let mut acc = [[0.0f32; 16]; 9];
+                for image in 0..images {
+                    let gp = &g[(image * out + o) * plane..];
+                    let xp = &x[(image * inp + i) * plane..];
+                    for y in 0..h {
+                        for x0 in (0..w).step_by(16) {
+                            for l in 0..16 {
+                                let col = x0 + l;
+                                for ky in 0..3 {
+                                    for kx in 0..3 {
+                                        // Lanes past the row's end add 0 x 0, as the masked
+                                        // vector loads do.
+                                        let (gv, xv) = if col < w {
+                                            (
+                                                gp[(y + 1) * row + col + 1],
+                                                xp[(y + ky) * row + col + kx],
+                                            )
+                                        } else {
+                                            (0.0, 0.0)
+                                        };
+                                        let a = &mut acc[ky * 3 + kx][l];
+                                        *a = gv.mul_add(xv, *a);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                for (t, lanes) in acc.iter().enumerate() {
+                    gw[(o * inp + i) * 9 + t] += reduce16(lanes);
+                }
+            }
+        }
+    }
+
+    /// See [`super::bias_relu_pool`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn bias_relu_pool(
+        conv: &[f32],
+        bias: &[f32],
+        channels: usize,
+        h: usize,
+        w: usize,
+        dead: u8,
+        out: &mut [f32],
+        codes: &mut [u8],
+    ) {
+        let (ph, pw) = (h / 2, w / 2);
+        for c in 0..channels {
+            for py in 0..ph {
+                let r0 = &conv[(c * h + 2 * py) * w..];
+                let r1 = &conv[(c * h + 2 * py + 1) * w..];
+                for px in 0..pw {
+                    let candidates = [r0[2 * px], r0[2 * px + 1], r1[2 * px], r1[2 * px + 1]];
+                    let (mut best, mut code) = (candidates[0], 0u8);
+                    for (k, &candidate) in candidates.iter().enumerate().skip(1) {
+                        if candidate > best {
+                            (best, code) = (candidate, k as u8);
+                        }
+                    }
+                    let value = best + bias[c];
+                    let at = (c * ph + py) * pw + px;
+                    if value > 0.0 {
+                        (out[at], codes[at]) = (value, code);
+                    } else {
+                        (out[at], codes[at]) = (0.0, dead);
+                    }
+                }
+            }
+        }
+    }
+
+    /// See [`super::unpool`] (without zeroing the borders, which the caller does).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn unpool(
+        g: &[f32],
+        codes: &[u8],
+        channels: usize,
+        h: usize,
+        w: usize,
+        dead: u8,
+        gpad: &mut [f32],
+        gb: &mut [f32],
+    ) {
+        let (ph, pw) = (h / 2, w / 2);
+        let (plane, row) = (padded_len(h, w), w + 2);
+        for c in 0..channels {
+            let mut lanes = [0.0f32; 16];
+            for py in 0..ph {
+                for px in 0..pw {
+                    let at = (c * ph + py) * pw + px;
+                    let (gv, code) = (g[at], codes[at]);
+                    if code != dead {
+                        lanes[px % 16] += gv;
+                    }
+                    let top = c * plane + (2 * py + 1) * row + 1 + 2 * px;
+                    for (k, offset) in [0, 1, row, row + 1].into_iter().enumerate() {
+                        gpad[top + offset] = if usize::from(code) == k { gv } else { 0.0 };
+                    }
+                }
+            }
+            gb[c] += reduce16(&lanes);
+        }
+    }
+}
+
+/// The convolution and its weight gradient in AVX2 with FMA: the chains of [`scalar`] with
+/// 8-lane vectors and register tiles that fit 16 registers.
+#[cfg(target_arch = "x86_64")]
+// Register tiles are indexed by their lane, row and channel numbers.
+#[allow(clippy::needless_range_loop)]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{padded_len, reduce16};
+
+    /// A load mask for the first `n` of 8 lanes (`n` may exceed 8).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mask(n: usize) -> __m256i {
+        let n = n.min(8) as i32;
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(n),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+
+    /// `RB` output rows x `NV` vectors of 8 columns x `CB` output channels, as the AVX-512
+    /// tile: one chain per output over (input channel, tap) in ascending order.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; every lane selected by `masks` at every address formed must be inside
+    /// its allocation.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn tile<const RB: usize, const NV: usize, const CB: usize>(
+        src: *const f32,
+        src_plane: usize,
+        src_row: usize,
+        inp: usize,
+        wp: *const f32,
+        w_stride: usize,
+        dst: *mut f32,
+        dst_plane: usize,
+        dst_row: usize,
+        masks: [__m256i; NV],
+    ) {
+        let mut acc = [[[_mm256_setzero_ps(); CB]; NV]; RB];
+        for i in 0..inp {
+            // SAFETY (whole loop): the caller guarantees the planes, rows and masked lanes
+            // addressed here are in bounds.
+            unsafe {
+                let s = src.add(i * src_plane);
+                let wi = wp.add(i * 9 * w_stride);
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let mut a = [[_mm256_setzero_ps(); NV]; RB];
+                        for r in 0..RB {
+                            for v in 0..NV {
+                                a[r][v] = _mm256_maskload_ps(
+                                    s.add((r + ky) * src_row + v * 8 + kx),
+                                    masks[v],
+                                );
+                            }
+                        }
+                        let wt = wi.add((ky * 3 + kx) * w_stride);
+                        for c in 0..CB {
+                            let wv = _mm256_broadcast_ss(&*wt.add(c));
+                            for r in 0..RB {
+                                for v in 0..NV {
+                                    acc[r][v][c] = _mm256_fmadd_ps(a[r][v], wv, acc[r][v][c]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (v, vector) in row.iter().enumerate() {
+                for (c, value) in vector.iter().enumerate() {
+                    // SAFETY: the caller guarantees the masked lanes of these outputs are in
+                    // bounds.
+                    unsafe {
+                        _mm256_maskstore_ps(
+                            dst.add(c * dst_plane + r * dst_row + v * 8),
+                            masks[v],
+                            *value,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Channel block sizes (at most 12 accumulators in every tile shape used).
+    const BLOCKS: [usize; 5] = [6, 4, 3, 2, 1];
+
+    /// See [`super::conv_planes`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA; the slices' lengths as checked by the safe wrapper.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn conv_planes(
+        src: &[f32],
+        inp: usize,
+        h: usize,
+        w: usize,
+        packed: &[f32],
+        out: usize,
+        dst: &mut [f32],
+    ) {
+        let (src_plane, src_row) = (padded_len(h, w), w + 2);
+        let mut x0 = 0;
+        while x0 < w {
+            let cols = (w - x0).min(16);
+            let nv = if cols > 8 { 2 } else { 1 };
+            let masks = [mask(cols), mask(cols.saturating_sub(8))];
+            let mut c0 = 0;
+            while c0 < out {
+                let left = out - c0;
+                // Two vectors: up to 3 channels (12 accumulators); one: up to 6.
+                let cap = if nv == 2 { 3 } else { 6 };
+                let cb = *BLOCKS
+                    .iter()
+                    .find(|&&s| s <= left && s <= cap)
+                    .unwrap_or(&1);
+                let mut y = 0;
+                while y < h {
+                    let rb = 2;
+                    // SAFETY: rows y..y+4 of every padded input plane and columns
+                    // x0..x0+cols+2 exist (padded planes are (h+2) x (w+2), h even); weights
+                    // (i, tap, c0..c0+cb) lie inside `packed`; outputs (c0..c0+cb, y..y+2,
+                    // x0..x0+cols) inside `dst`.
+                    unsafe {
+                        let args = (
+                            src.as_ptr().add(y * src_row + x0),
+                            packed.as_ptr().add(c0),
+                            dst.as_mut_ptr().add(c0 * h * w + y * w + x0),
+                        );
+                        macro_rules! run {
+                            ($nv:literal, $cb:literal, $masks:expr) => {
+                                tile::<2, $nv, $cb>(
+                                    args.0,
+                                    src_plane,
+                                    src_row,
+                                    inp,
+                                    args.1,
+                                    out,
+                                    args.2,
+                                    h * w,
+                                    w,
+                                    $masks,
+                                )
+                            };
+                        }
+                        let (m0, m1) = (masks[0], masks[1]);
+                        match (nv, cb) {
+                            (2, 3) => run!(2, 3, [m0, m1]),
+                            (2, 2) => run!(2, 2, [m0, m1]),
+                            (2, 1) => run!(2, 1, [m0, m1]),
+                            (1, 6) => run!(1, 6, [m0]),
+                            (1, 4) => run!(1, 4, [m0]),
+                            (1, 3) => run!(1, 3, [m0]),
+                            (1, 2) => run!(1, 2, [m0]),
+                            _ => run!(1, 1, [m0]),
+                        }
+                    }
+                    y += rb;
+                }
+                c0 += cb;
+            }
+            x0 += cols;
+        }
+    }
+
+    /// See [`super::weight_grad`]: each half (lanes 0-7, then 8-15) of the 16 chains of a
+    /// tap in 9 registers, then the halving tree of [`reduce16`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA; the slices' lengths as checked by the safe wrapper.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weight_grad(
+        g: &[f32],
+        x: &[f32],
+        images: usize,
+        inp: usize,
+        out: usize,
+        h: usize,
+        w: usize,
+        gw: &mut [f32],
+    ) {
+        let (plane, row) = (padded_len(h, w), w + 2);
+        let (g_image, x_image) = (out * plane, inp * plane);
+        for o in 0..out {
+            for i in 0..inp {
+                let mut lanes = [[0.0f32; 16]; 9];
+                for half in 0..2 {
+                    let mut acc = [_mm256_setzero_ps(); 9];
+                    for image in 0..images {
+                        for y in 0..h {
+                            let mut x0 = half * 8;
+                            while x0 < w {
+                                let m = mask(w - x0);
+                                // SAFETY: row y+1 of gradient plane o and rows y..y+2 of input
+                                // plane i of this image exist; masked lanes stay inside
+                                // columns x0..w+1 (lengths checked by the wrapper).
+                                unsafe {
+                                    let gi = g
+                                        .as_ptr()
+                                        .add(image * g_image + o * plane + (y + 1) * row + x0 + 1);
+                                    let xi =
+                                        x.as_ptr().add(image * x_image + i * plane + y * row + x0);
+                                    let gv = _mm256_maskload_ps(gi, m);
+                                    for ky in 0..3 {
+                                        for kx in 0..3 {
+                                            let xv = _mm256_maskload_ps(xi.add(ky * row + kx), m);
+                                            acc[ky * 3 + kx] =
+                                                _mm256_fmadd_ps(gv, xv, acc[ky * 3 + kx]);
+                                        }
+                                    }
+                                }
+                                x0 += 16;
+                            }
+                            // Blocks past the row's end add 0 x 0 in the other paths.
+                            if x0 < w.next_multiple_of(16) + half * 8 {
+                                let zero = _mm256_setzero_ps();
+                                for a in &mut acc {
+                                    *a = _mm256_fmadd_ps(zero, zero, *a);
+                                }
+                            }
+                        }
+                    }
+                    for (t, a) in acc.iter().enumerate() {
+                        // SAFETY: 8 floats fit in the 8 lanes stored.
+                        unsafe {
+                            _mm256_storeu_ps(lanes[t][half * 8..].as_mut_ptr(), *a);
+                        }
+                    }
+                }
+                for (t, lanes) in lanes.iter().enumerate() {
+                    gw[(o * inp + i) * 9 + t] += reduce16(lanes);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-2, 2), some repeated exactly (ties for the pooling), some
+    /// negative zeros.
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| {
+                let v = ((i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) % 4096) as f32;
+                match i % 7 {
+                    0 => 0.5,
+                    1 => -0.0,
+                    _ => v / 1024.0 - 2.0,
+                }
+            })
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Every (height, width) the tests run: the networks' 32 x 32 and 16 x 16, and widths
+    /// that leave partial vectors of 8 and 16 lanes.
+    const SHAPES: [(usize, usize); 6] = [(32, 32), (16, 16), (8, 8), (6, 13), (4, 20), (2, 5)];
+
+    #[test]
+    fn every_path_gives_the_scalar_bits() {
+        for &(h, w) in &SHAPES {
+            for (inp, out) in [(3, 16), (5, 7), (1, 1), (16, 32)] {
+                let src = {
+                    let mut planes = values(inp * padded_len(h, w), (h * w + inp) as u32);
+                    zero_borders(&mut planes, inp, h, w);
+                    planes
+                };
+                let packed = values(inp * 9 * out, 7);
+                let images = 2;
+                let g = {
+                    let mut planes = values(images * out * padded_len(h, w), 11);
+                    zero_borders(&mut planes, images * out, h, w);
+                    planes
+                };
+                let x = {
+                    let mut planes = values(images * inp * padded_len(h, w), 13);
+                    zero_borders(&mut planes, images * inp, h, w);
+                    planes
+                };
+                let conv = values(out * h * w, 17);
+                let bias = values(out, 19);
+                let pooled = values(out * (h / 2) * (w / 2), 23);
+                let codes_in: Vec<u8> = (0..pooled.len()).map(|i| [0, 1, 2, 3, 9][i % 5]).collect();
+                let run = |on: Isa| {
+                    let mut dst = vec![f32::NAN; out * h * w];
+                    conv_planes_on(on, &src, inp, h, w, &packed, out, &mut dst);
+                    let mut gw = values(out * inp * 9, 29);
+                    weight_grad_on(on, &g, &x, images, inp, out, h, w, &mut gw);
+                    let mut pool = vec![f32::NAN; pooled.len()];
+                    let mut codes = vec![77u8; pooled.len()];
+                    bias_relu_pool_on(on, &conv, &bias, out, h, w, 9, &mut pool, &mut codes);
+                    let mut gpad = vec![f32::NAN; out * padded_len(h, w)];
+                    let mut gb = values(out, 31);
+                    unpool_on(on, &pooled, &codes_in, out, h, w, 9, &mut gpad, &mut gb);
+                    (
+                        bits(&dst),
+                        bits(&gw),
+                        bits(&pool),
+                        codes,
+                        bits(&gpad),
+                        bits(&gb),
+                    )
+                };
+                let want = run(Isa::Baseline);
+                for on in Isa::available() {
+                    let got = run(on);
+                    let what = format!("{on:?}, {h} x {w}, {inp} -> {out} channels");
+                    assert!(got.0 == want.0, "convolution differs: {what}");
+                    assert!(got.1 == want.1, "weight gradient differs: {what}");
+                    assert!(
+                        got.2 == want.2 && got.3 == want.3,
+                        "pooling differs: {what}"
+                    );
+                    assert!(
+                        got.4 == want.4 && got.5 == want.5,
+                        "unpooling differs: {what}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scalar_convolution_is_the_sum_it_defines() {
+        let (h, w, inp, out) = (4, 6, 2, 3);
+        let mut src = values(inp * padded_len(h, w), 3);
+        zero_borders(&mut src, inp, h, w);
+        let weights = values(out * inp * 9, 5);
+        let packed = pack_weights(&weights, out, inp, false);
+        let mut dst = vec![0.0; out * h * w];
+        scalar::conv_planes(&src, inp, h, w, &packed, out, &mut dst);
+        let row = w + 2;
+        for o in 0..out {
+            for y in 0..h {
+                for x in 0..w {
+                    let mut sum = 0.0f64;
+                    for i in 0..inp {
+                        for t in 0..9 {
+                            let (ky, kx) = (t / 3, t % 3);
+                            sum += f64::from(weights[(o * inp + i) * 9 + t])
+                                * f64::from(src[i * padded_len(h, w) + (y + ky) * row + x + kx]);
+                        }
+                    }
+                    let got = f64::from(dst[(o * h + y) * w + x]);
+                    assert!((got - sum).abs() < 1e-4, "({o}, {y}, {x}): {got} vs {sum}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reduce16_adds_in_the_halving_order() {
+        // 1e8 + 1 - 1e8 loses the 1 in f32 unless the halving tree pairs the two 1e8 first.
+        let mut lanes = [0.0f32; 16];
+        (lanes[0], lanes[8], lanes[1]) = (1e8, -1e8, 1.0);
+        assert_eq!(reduce16(&lanes).to_bits(), 1.0f32.to_bits());
+        (lanes[8], lanes[1]) = (1.0, -1e8);
+        assert_eq!(reduce16(&lanes).to_bits(), 0.0f32.to_bits());
     }
 }

@@ -83,8 +83,48 @@ pub(crate) enum Isa {
 }
 
 impl Isa {
-    /// The widest instruction set this CPU has.
+    /// The instruction set the kernels run on: the widest this CPU has, or a narrower one
+    /// named by the environment variable `DUPSTUDY_ISA` (`avx512f`, `avx2` or `scalar`; to
+    /// compare speeds or check the paths against each other, since all give the same bits).
+    /// A value this CPU cannot run, or an unknown one, is reported once and ignored.
     pub(crate) fn detect() -> Self {
+        static CHOSEN: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let widest = Self::widest();
+            let Ok(name) = std::env::var("DUPSTUDY_ISA") else {
+                return widest;
+            };
+            let asked = match name.as_str() {
+                "avx512f" => Some(Isa::Avx512),
+                "avx2" => Some(Isa::Avx2),
+                "scalar" => Some(Isa::Baseline),
+                _ => None,
+            };
+            match asked {
+                Some(isa) if Self::supported(widest).contains(&isa) => isa,
+                _ => {
+                    tracing::warn!(
+                        value = %name,
+                        using = ?widest,
+                        "DUPSTUDY_ISA must be avx512f, avx2 or scalar, and one this CPU has; ignored"
+                    );
+                    widest
+                }
+            }
+        })
+    }
+
+    /// The instruction sets a CPU whose widest is `widest` can run.
+    fn supported(widest: Isa) -> Vec<Self> {
+        match widest {
+            Isa::Avx512 => vec![Isa::Avx512, Isa::Avx2, Isa::Baseline],
+            Isa::Avx2 => vec![Isa::Avx2, Isa::Baseline],
+            Isa::Baseline => vec![Isa::Baseline],
+        }
+    }
+
+    /// The widest instruction set this CPU has.
+    fn widest() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f")
@@ -103,12 +143,8 @@ impl Isa {
 
     /// Every instruction set this CPU can run (to test that they agree).
     #[cfg(test)]
-    fn available() -> Vec<Self> {
-        match Self::detect() {
-            Isa::Avx512 => vec![Isa::Avx512, Isa::Avx2, Isa::Baseline],
-            Isa::Avx2 => vec![Isa::Avx2, Isa::Baseline],
-            Isa::Baseline => vec![Isa::Baseline],
-        }
+    pub(crate) fn available() -> Vec<Self> {
+        Self::supported(Self::widest())
     }
 }
 

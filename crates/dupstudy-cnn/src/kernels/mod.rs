@@ -19,11 +19,12 @@ pub use conv::InputAffine;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Kernels {
     /// The fused kernels of this module on the CPU (candle's ops elsewhere), with the
-    /// convolutions computed directly in AVX-512 where the CPU has it (else as `Portable`).
+    /// convolutions computed directly (AVX-512, AVX2 or scalar code, the same bits on every
+    /// CPU).
     #[default]
     Fast,
-    /// The fused kernels with the convolutions as im2col + GEMM, on any CPU (what `Fast`
-    /// runs on CPUs without AVX-512; selectable to compare or test both).
+    /// The fused kernels with the convolutions as im2col + the fixed-order product (other
+    /// bits than `Fast`, the same on every CPU; selectable to compare or test both).
     Portable,
     /// candle's own operations everywhere (the reference the kernels are tested against).
     Reference,
@@ -35,9 +36,19 @@ impl Kernels {
         self != Kernels::Reference && device.is_cpu()
     }
 
-    /// Whether the convolutions run the direct AVX-512 kernels on this CPU.
+    /// Whether the convolutions run the direct kernels (`Fast`; on every CPU).
     pub fn direct_convolutions(self) -> bool {
-        self == Kernels::Fast && direct::available()
+        self == Kernels::Fast
+    }
+
+    /// The instruction set the direct convolutions and the matrix products run on here
+    /// (`"avx512f"`, `"avx2+fma"` or `"scalar"`): a speed fact, not a numerics one.
+    pub fn vector_isa() -> &'static str {
+        match direct::isa() {
+            gemm::Isa::Avx512 => "avx512f",
+            gemm::Isa::Avx2 => "avx2+fma",
+            gemm::Isa::Baseline => "scalar",
+        }
     }
 }
 
