@@ -111,6 +111,7 @@ fn bench(c: &mut Criterion) {
                     epoch: 0,
                     augmentation: Some(Augmentation::default()),
                     normalization: Some(Normalization::half()),
+                    min_last_batch: 0,
                 };
                 let mut batches =
                     EpochBatches::new(data.clone(), SplitName::Train, plan, depth).unwrap();

@@ -18,6 +18,7 @@
 //!     epoch: 0,
 //!     augmentation: Some(Augmentation::default()),
 //!     normalization: None,
+//!     min_last_batch: 0,
 //! };
 //! for batch in EpochBatches::new(data.clone(), SplitName::Train, plan, 2)? {
 //!     let (images, labels) = batch?.to_tensors(&candle_core::Device::Cpu)?;

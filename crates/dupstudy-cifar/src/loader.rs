@@ -47,6 +47,11 @@ pub struct EpochPlan {
     pub augmentation: Option<Augmentation>,
     /// Normalization of the pixels (`None`: `[0, 1]`).
     pub normalization: Option<Normalization>,
+    /// A last batch of fewer images than this joins the batch before it (0 or 1: the last
+    /// batch is kept whatever its size, as PyTorch's loader does). A one-image step at the
+    /// end of every epoch makes the paper's standard training unstable (`docs/audit.md`), so
+    /// a study whose arms' lists differ in length can set half a batch.
+    pub min_last_batch: usize,
 }
 
 impl EpochPlan {
@@ -77,7 +82,27 @@ impl EpochPlan {
 
     /// Number of batches.
     pub fn n_batches(&self) -> usize {
-        self.indices.len().div_ceil(self.batch_size.max(1))
+        let (len, size) = (self.indices.len(), self.batch_size.max(1));
+        let n = len.div_ceil(size);
+        let tail = len % size;
+        if n >= 2 && tail != 0 && tail < self.min_last_batch {
+            n - 1
+        } else {
+            n
+        }
+    }
+
+    /// The positions in [`EpochPlan::order`] of batch `b` (`b < n_batches()`): `batch_size`
+    /// of them, the last batch what is left (with a short tail joined, see
+    /// [`EpochPlan::min_last_batch`]).
+    pub fn batch_range(&self, b: usize) -> std::ops::Range<usize> {
+        let len = self.indices.len();
+        let start = (b * self.batch_size).min(len);
+        if b + 1 >= self.n_batches() {
+            start..len
+        } else {
+            start..start + self.batch_size
+        }
     }
 
     fn options(&self, b: usize) -> BatchOptions {
@@ -159,7 +184,8 @@ impl EpochBatches {
             .spawn(move || {
                 let split = split_of(&data, split);
                 let batch_size = plan.batch_size;
-                for (b, chunk) in order.chunks(batch_size).enumerate() {
+                for b in 0..plan.n_batches() {
+                    let chunk = &order[plan.batch_range(b)];
                     let mut batch = recycled.try_recv().unwrap_or_else(|_| HostBatch {
                         images: Vec::with_capacity(batch_size * IMAGE_BYTES),
                         labels: Vec::with_capacity(batch_size),
@@ -203,12 +229,14 @@ impl Iterator for EpochBatches {
                 next,
             } => {
                 let b = *next;
-                let start = b * plan.batch_size;
-                if start >= order.len() {
+                if b >= plan.n_batches() {
                     return None;
                 }
                 *next += 1;
-                let end = (start + plan.batch_size).min(order.len());
+                let (start, end) = {
+                    let range = plan.batch_range(b);
+                    (range.start, range.end)
+                };
                 let mut batch = HostBatch {
                     images: Vec::new(),
                     labels: Vec::new(),

@@ -29,6 +29,7 @@ fn dropping_a_prefetching_epoch_early_stops_its_thread() {
         epoch: 0,
         augmentation: None,
         normalization: None,
+        min_last_batch: 0,
     };
     assert_eq!(threads_named("cifar-batches"), 0);
     let mut batches = EpochBatches::new(data, SplitName::Train, plan, 2).unwrap();

@@ -20,6 +20,7 @@ fn plan(indices: Vec<usize>, seed: Option<u64>, epoch: u64) -> EpochPlan {
         epoch,
         augmentation: Some(Augmentation::default()),
         normalization: Some(Normalization::half()),
+        min_last_batch: 0,
     }
 }
 
@@ -89,4 +90,38 @@ fn tensors_have_the_expected_shape_and_range() {
     assert_eq!(labels.to_vec1::<u32>().unwrap(), vec![0, 1, 2]);
     let values = images.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+}
+
+#[test]
+fn a_short_last_batch_joins_the_one_before_it_when_asked() {
+    // 22 indices in batches of 6: 6, 6, 6, 4; a last batch under 5 joins the third.
+    let indices: Vec<usize> = (0..20).chain([3, 7]).collect();
+    for (min_last_batch, sizes) in [
+        (0, vec![6, 6, 6, 4]),
+        (4, vec![6, 6, 6, 4]),
+        (5, vec![6, 6, 10]),
+    ] {
+        let plan = EpochPlan {
+            min_last_batch,
+            ..plan(indices.clone(), Some(5), 1)
+        };
+        assert_eq!(plan.n_batches(), sizes.len());
+        for depth in [0, 2] {
+            let batches = collect(depth, plan.clone());
+            let got: Vec<usize> = batches.iter().map(|b| b.labels.len()).collect();
+            assert_eq!(got, sizes, "min_last_batch {min_last_batch}, depth {depth}");
+        }
+        // Every image of the order is served once, in order.
+        let served: usize = (0..plan.n_batches())
+            .map(|b| plan.batch_range(b).len())
+            .sum();
+        assert_eq!(served, indices.len());
+    }
+    // A list shorter than one batch stays one batch.
+    let short = EpochPlan {
+        min_last_batch: 5,
+        ..plan(vec![1, 2, 3], None, 0)
+    };
+    assert_eq!(short.n_batches(), 1);
+    assert_eq!(collect(0, short)[0].labels.len(), 3);
 }

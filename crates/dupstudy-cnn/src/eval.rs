@@ -35,6 +35,7 @@ pub fn predict(
         epoch: 0,
         augmentation: None,
         normalization: None,
+        min_last_batch: 0,
     };
     let mut predictions = Vec::new();
     for (b, host) in EpochBatches::new(data.clone(), split, plan, 1)?.enumerate() {
@@ -77,6 +78,7 @@ pub fn logits(
         epoch: 0,
         augmentation: None,
         normalization: None,
+        min_last_batch: 0,
     };
     let mut out = Vec::new();
     for (b, host) in EpochBatches::new(data.clone(), split, plan, 1)?.enumerate() {

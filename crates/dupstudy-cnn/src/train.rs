@@ -34,6 +34,14 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Batches prepared ahead on a background thread (0: in line).
     pub prefetch: usize,
+    /// A last batch of an epoch with fewer images than this joins the batch before it (0:
+    /// kept whatever its size; see `dupstudy_cifar::EpochPlan::min_last_batch`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_last_batch: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl TrainConfig {
@@ -48,6 +56,7 @@ impl TrainConfig {
             adversarial: None,
             seed,
             prefetch: 2,
+            min_last_batch: 0,
         }
     }
 
@@ -62,6 +71,7 @@ impl TrainConfig {
             adversarial: Some(attack),
             seed,
             prefetch: 2,
+            min_last_batch: 0,
         }
     }
 
@@ -352,6 +362,7 @@ impl Trainer {
             epoch,
             augmentation: self.config.augment.then(Augmentation::default),
             normalization: None::<Normalization>,
+            min_last_batch: self.config.min_last_batch,
         };
         let batches = max_batches.map_or(plan.n_batches(), |m| m.min(plan.n_batches()));
         let loader = EpochBatches::new(data.clone(), SplitName::Train, plan, self.config.prefetch)?;

@@ -112,8 +112,18 @@ pub struct Setting {
     /// the fused score); absent in plans from before it, whose audits aligned alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learned: Option<LearnedAudit>,
+    /// A last batch of an epoch with fewer images than this joins the batch before it. The
+    /// arms' lists differ in length, and a list one image past a multiple of the batch ends
+    /// every epoch on a one-image step that makes training unstable (`docs/audit.md`), so
+    /// plans set half a batch; 0 (plans from before it): the last batch is kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_last_batch: usize,
     /// SHA-256 of the data, so results of other data never mix.
     pub data_sha256: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The planned study.
@@ -156,6 +166,7 @@ impl CellSpec {
         let mut config = TrainConfig::paper_standard(seeds::training(self.seed));
         config.epochs = self.setting.epochs;
         config.batch_size = self.setting.batch_size;
+        config.min_last_batch = self.setting.min_last_batch;
         config
     }
 }

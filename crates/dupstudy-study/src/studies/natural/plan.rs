@@ -71,6 +71,7 @@ impl Plan {
                 batch_size: d.batch,
                 audit: AuditParams::with_threshold(LearnedAudit::THRESHOLD),
                 learned: Some(LearnedAudit::default()),
+                min_last_batch: d.batch / 2,
                 data_sha256: data_sha256.to_string(),
             },
             seeds: o.seeds.unwrap_or(d.seeds),
