@@ -54,14 +54,77 @@ fn weighted_sum(out: &Tensor, seed: u64) -> Tensor {
     (out * r).unwrap().sum_all().unwrap()
 }
 
+/// The tensors of one convolution case: input, weights, bias and the optional input affine map.
+struct ConvCase {
+    x: Var,
+    w: Var,
+    b: Var,
+    affine: Option<InputAffine>,
+}
+
+impl ConvCase {
+    fn new(n: usize, cin: usize, cout: usize, side: usize, with_affine: bool, seed: u64) -> Self {
+        Self {
+            x: Var::from_tensor(&random(&[n, cin, side, side], seed, 1.0)).unwrap(),
+            w: Var::from_tensor(&random(&[cout, cin, 3, 3], seed + 1, 0.5)).unwrap(),
+            b: Var::from_tensor(&random(&[cout], seed + 2, 0.3)).unwrap(),
+            affine: with_affine.then(|| InputAffine {
+                scale: (0..cin).map(|c| 1.5 + c as f32 * 0.25).collect(),
+                shift: (0..cin).map(|c| -0.5 + c as f32 * 0.1).collect(),
+            }),
+        }
+    }
+
+    /// Whether some 2 x 2 pooling window is decided by less than rounding: its two largest
+    /// pre-activations (convolution plus bias) closer than `1e-6` of the largest magnitude
+    /// (about 8 units in the last place at 1), or its maximum that close to the ReLU's zero.
+    /// There the paths, which add in other orders, may route the window's gradient to
+    /// another pixel (or none), and the gradients differ by a whole term although every
+    /// kernel is right: such random cases say nothing about the kernels. About a fifth of
+    /// the wide random cases are set aside (51 of 200 at `2e-6`, 19 at `5e-7`).
+    fn has_near_tie(&self) -> bool {
+        let x = match &self.affine {
+            Some(a) => {
+                let c = a.scale.len();
+                let scale = Tensor::from_slice(&a.scale, (1, c, 1, 1), &Device::Cpu).unwrap();
+                let shift = Tensor::from_slice(&a.shift, (1, c, 1, 1), &Device::Cpu).unwrap();
+                self.x
+                    .as_tensor()
+                    .broadcast_mul(&scale)
+                    .unwrap()
+                    .broadcast_add(&shift)
+                    .unwrap()
+            }
+            None => self.x.as_tensor().clone(),
+        };
+        let pre = x.conv2d(self.w.as_tensor(), 1, 1, 1, 1).unwrap();
+        let (n, c, h, w) = pre.dims4().unwrap();
+        let bias = self.b.as_tensor().reshape((1, c, 1, 1)).unwrap();
+        let v: Vec<f32> = pre
+            .broadcast_add(&bias)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let margin = 1e-6 * v.iter().fold(1.0f32, |m, a| m.max(a.abs()));
+        (0..n * c).any(|plane| {
+            let p = &v[plane * h * w..(plane + 1) * h * w];
+            (0..h / 2).any(|py| {
+                (0..w / 2).any(|px| {
+                    let at = |dy: usize, dx: usize| p[(2 * py + dy) * w + 2 * px + dx];
+                    let mut window = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                    window.sort_by(|a, b| b.total_cmp(a));
+                    window[0].abs() < margin || (window[0] > 0.0 && window[0] - window[1] < margin)
+                })
+            })
+        })
+    }
+}
+
 fn check_conv(n: usize, cin: usize, cout: usize, side: usize, with_affine: bool, seed: u64) {
-    let x = Var::from_tensor(&random(&[n, cin, side, side], seed, 1.0)).unwrap();
-    let w = Var::from_tensor(&random(&[cout, cin, 3, 3], seed + 1, 0.5)).unwrap();
-    let b = Var::from_tensor(&random(&[cout], seed + 2, 0.3)).unwrap();
-    let affine = with_affine.then(|| InputAffine {
-        scale: (0..cin).map(|c| 1.5 + c as f32 * 0.25).collect(),
-        shift: (0..cin).map(|c| -0.5 + c as f32 * 0.1).collect(),
-    });
+    let case = ConvCase::new(n, cin, cout, side, with_affine, seed);
+    let ConvCase { x, w, b, affine } = &case;
     let mut results = Vec::new();
     for kernels in [Kernels::Reference, Kernels::Fast, Kernels::Portable] {
         let out = layers::conv_relu_pool(
@@ -90,12 +153,40 @@ fn check_conv(n: usize, cin: usize, cout: usize, side: usize, with_affine: bool,
     }
 }
 
+/// A case CI drew: channel 23's window at pooled (9, 12) holds 0.47214693 and 0.47214687,
+/// so the winner depends on the order of the sums. The random tests must see it as such.
+#[test]
+fn a_pooling_window_decided_by_rounding_is_recognized() {
+    assert!(ConvCase::new(1, 3, 24, 28, false, 262).has_near_tie());
+    assert!(!ConvCase::new(3, 3, 16, 32, true, 1).has_near_tie());
+}
+
 #[test]
 fn conv_kernel_matches_candle_on_the_paper_shapes() {
     check_conv(3, 3, 16, 32, true, 1);
     check_conv(17, 16, 32, 16, false, 2); // more images than one parallel task
     check_conv(2, 3, 32, 32, true, 3);
     check_conv(2, 32, 64, 16, false, 4);
+}
+
+/// Whether a ReLU output of the dense case lies within `1e-6` of the largest magnitude from
+/// zero, where the paths' other orders of addition may pass or block its gradient (see
+/// [`ConvCase::has_near_tie`]).
+fn dense_has_near_zero(n: usize, input: usize, output: usize, seed: u64) -> bool {
+    let x = random(&[n, input], seed, 1.0);
+    let w = random(&[output, input], seed + 1, 0.5);
+    let b = random(&[output], seed + 2, 0.5);
+    let pre: Vec<f32> = x
+        .matmul(&w.t().unwrap())
+        .unwrap()
+        .broadcast_add(&b)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let margin = 1e-6 * pre.iter().fold(1.0f32, |m, a| m.max(a.abs()));
+    pre.iter().any(|v| v.abs() < margin)
 }
 
 fn check_dense(n: usize, input: usize, output: usize, relu: bool, seed: u64) {
@@ -155,6 +246,7 @@ proptest! {
     fn conv_kernel_matches_candle_on_random_shapes(
         n in 1usize..12, cin in 1usize..5, cout in 1usize..7, half in 1usize..6, affine in any::<bool>(), seed in 0u64..1000,
     ) {
+        prop_assume!(!ConvCase::new(n, cin, cout, 2 * half, affine, seed).has_near_tie());
         check_conv(n, cin, cout, 2 * half, affine, seed);
     }
 
@@ -165,6 +257,7 @@ proptest! {
     fn conv_kernel_matches_candle_on_wide_random_shapes(
         n in 1usize..10, cin in 1usize..7, cout in 1usize..27, half in 6usize..29, affine in any::<bool>(), seed in 0u64..1000,
     ) {
+        prop_assume!(!ConvCase::new(n, cin, cout, 2 * half, affine, seed).has_near_tie());
         check_conv(n, cin, cout, 2 * half, affine, seed);
     }
 
@@ -172,6 +265,7 @@ proptest! {
     fn dense_kernel_matches_candle_on_random_shapes(
         n in 1usize..20, input in 1usize..70, output in 1usize..30, relu in any::<bool>(), seed in 0u64..1000,
     ) {
+        prop_assume!(!(relu && dense_has_near_zero(n, input, output, seed)));
         check_dense(n, input, output, relu, seed);
     }
 }
