@@ -266,6 +266,9 @@ pub(crate) fn bias_relu_pool_on(
         Isa::Avx512 => unsafe {
             avx512::bias_relu_pool(conv, bias, channels, h, w, dead, out, codes)
         },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 is present (detected); lengths checked above.
+        Isa::Avx2 => unsafe { avx2::bias_relu_pool(conv, bias, channels, h, w, dead, out, codes) },
         _ => scalar::bias_relu_pool(conv, bias, channels, h, w, dead, out, codes),
     }
 }
@@ -308,6 +311,9 @@ pub(crate) fn unpool_on(
         // SAFETY: AVX-512F is present (detected) and the slices are long enough (checked
         // above).
         Isa::Avx512 => unsafe { avx512::unpool(g, codes, channels, h, w, dead, gpad, gb) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 is present (detected); lengths checked above.
+        Isa::Avx2 => unsafe { avx2::unpool(g, codes, channels, h, w, dead, gpad, gb) },
         _ => scalar::unpool(g, codes, channels, h, w, dead, gpad, gb),
     }
     zero_borders(gpad, channels, h, w);
@@ -929,8 +935,8 @@ pub(crate) mod scalar {
     }
 }
 
-/// The convolution and its weight gradient in AVX2 with FMA: the chains of [`scalar`] with
-/// 8-lane vectors and register tiles that fit 16 registers.
+/// The convolution, its weight gradient, the pooling and its inverse in AVX2 with FMA: the
+/// chains of [`scalar`] with 8-lane vectors and register tiles that fit 16 registers.
 #[cfg(target_arch = "x86_64")]
 // Register tiles are indexed by their lane, row and channel numbers.
 #[allow(clippy::needless_range_loop)]
@@ -951,15 +957,19 @@ mod avx2 {
     }
 
     /// `RB` output rows x `NV` vectors of 8 columns x `CB` output channels, as the AVX-512
-    /// tile: one chain per output over (input channel, tap) in ascending order.
+    /// tile: one chain per output over (input channel, tap) in ascending order. With `FULL`,
+    /// every vector is whole (`masks` unused) and plain loads and stores replace the masked
+    /// ones, which cost twice as much on AMD's cores. Per tap, the `CB` weights are broadcast
+    /// first and each input vector is loaded once and used `CB` times, so that `RB x NV x CB`
+    /// accumulators, `CB` weights and one input fit the 16 registers.
     ///
     /// # Safety
-    /// AVX2 and FMA; every lane selected by `masks` at every address formed must be inside
-    /// its allocation.
+    /// AVX2 and FMA; every lane selected by `masks` (every lane, with `FULL`) at every
+    /// address formed must be inside its allocation.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile<const RB: usize, const NV: usize, const CB: usize>(
+    unsafe fn tile<const RB: usize, const NV: usize, const CB: usize, const FULL: bool>(
         src: *const f32,
         src_plane: usize,
         src_row: usize,
@@ -973,28 +983,50 @@ mod avx2 {
     ) {
         let mut acc = [[[_mm256_setzero_ps(); CB]; NV]; RB];
         for i in 0..inp {
-            // SAFETY (whole loop): the caller guarantees the planes, rows and masked lanes
+            // SAFETY (whole loop): the caller guarantees the planes, rows and (masked) lanes
             // addressed here are in bounds.
             unsafe {
                 let s = src.add(i * src_plane);
                 let wi = wp.add(i * 9 * w_stride);
                 for ky in 0..3 {
                     for kx in 0..3 {
-                        let mut a = [[_mm256_setzero_ps(); NV]; RB];
-                        for r in 0..RB {
-                            for v in 0..NV {
-                                a[r][v] = _mm256_maskload_ps(
-                                    s.add((r + ky) * src_row + v * 8 + kx),
-                                    masks[v],
-                                );
-                            }
-                        }
                         let wt = wi.add((ky * 3 + kx) * w_stride);
-                        for c in 0..CB {
-                            let wv = _mm256_broadcast_ss(&*wt.add(c));
+                        let load = |r: usize, v: usize| {
+                            let at = s.add((r + ky) * src_row + v * 8 + kx);
+                            if FULL {
+                                _mm256_loadu_ps(at)
+                            } else {
+                                _mm256_maskload_ps(at, masks[v])
+                            }
+                        };
+                        if RB * NV < CB {
+                            // Fewer inputs than weights: hold the inputs.
+                            let mut a = [[_mm256_setzero_ps(); NV]; RB];
                             for r in 0..RB {
                                 for v in 0..NV {
-                                    acc[r][v][c] = _mm256_fmadd_ps(a[r][v], wv, acc[r][v][c]);
+                                    a[r][v] = load(r, v);
+                                }
+                            }
+                            for c in 0..CB {
+                                let wv = _mm256_broadcast_ss(&*wt.add(c));
+                                for r in 0..RB {
+                                    for v in 0..NV {
+                                        acc[r][v][c] = _mm256_fmadd_ps(a[r][v], wv, acc[r][v][c]);
+                                    }
+                                }
+                            }
+                        } else {
+                            // Hold the weights.
+                            let mut wv = [_mm256_setzero_ps(); CB];
+                            for c in 0..CB {
+                                wv[c] = _mm256_broadcast_ss(&*wt.add(c));
+                            }
+                            for r in 0..RB {
+                                for v in 0..NV {
+                                    let a = load(r, v);
+                                    for c in 0..CB {
+                                        acc[r][v][c] = _mm256_fmadd_ps(a, wv[c], acc[r][v][c]);
+                                    }
                                 }
                             }
                         }
@@ -1005,14 +1037,15 @@ mod avx2 {
         for (r, row) in acc.iter().enumerate() {
             for (v, vector) in row.iter().enumerate() {
                 for (c, value) in vector.iter().enumerate() {
-                    // SAFETY: the caller guarantees the masked lanes of these outputs are in
-                    // bounds.
+                    // SAFETY: the caller guarantees the (masked) lanes of these outputs are
+                    // in bounds.
                     unsafe {
-                        _mm256_maskstore_ps(
-                            dst.add(c * dst_plane + r * dst_row + v * 8),
-                            masks[v],
-                            *value,
-                        );
+                        let at = dst.add(c * dst_plane + r * dst_row + v * 8);
+                        if FULL {
+                            _mm256_storeu_ps(at, *value);
+                        } else {
+                            _mm256_maskstore_ps(at, masks[v], *value);
+                        }
                     }
                 }
             }
@@ -1037,10 +1070,17 @@ mod avx2 {
         dst: &mut [f32],
     ) {
         let (src_plane, src_row) = (padded_len(h, w), w + 2);
+        // Blocks of 8 columns x 6 channels hold two input vectors, one weight and 12
+        // accumulators (15 of the 16 registers); with 3 or fewer output channels, 16 columns
+        // x 3 channels keep 12 accumulators busy instead.
+        let width = if out > 3 { 8 } else { 16 };
         let mut x0 = 0;
         while x0 < w {
-            let cols = (w - x0).min(16);
+            let cols = (w - x0).min(width);
             let nv = if cols > 8 { 2 } else { 1 };
+            // Whole vectors: 8 or 16 columns, whose loads at taps kx <= 2 end at column
+            // x0 + cols + 2 <= w + 2, inside the padded row.
+            let full = cols == 8 * nv;
             let masks = [mask(cols), mask(cols.saturating_sub(8))];
             let mut c0 = 0;
             while c0 < out {
@@ -1066,18 +1106,33 @@ mod avx2 {
                         );
                         macro_rules! run {
                             ($nv:literal, $cb:literal, $masks:expr) => {
-                                tile::<2, $nv, $cb>(
-                                    args.0,
-                                    src_plane,
-                                    src_row,
-                                    inp,
-                                    args.1,
-                                    out,
-                                    args.2,
-                                    h * w,
-                                    w,
-                                    $masks,
-                                )
+                                if full {
+                                    tile::<2, $nv, $cb, true>(
+                                        args.0,
+                                        src_plane,
+                                        src_row,
+                                        inp,
+                                        args.1,
+                                        out,
+                                        args.2,
+                                        h * w,
+                                        w,
+                                        $masks,
+                                    )
+                                } else {
+                                    tile::<2, $nv, $cb, false>(
+                                        args.0,
+                                        src_plane,
+                                        src_row,
+                                        inp,
+                                        args.1,
+                                        out,
+                                        args.2,
+                                        h * w,
+                                        w,
+                                        $masks,
+                                    )
+                                }
                             };
                         }
                         let (m0, m1) = (masks[0], masks[1]);
@@ -1169,6 +1224,186 @@ mod avx2 {
                     gw[(o * inp + i) * 9 + t] += reduce16(lanes);
                 }
             }
+        }
+    }
+
+    /// Even lanes of `a` then of `b` (`[a0 a2 a4 a6 b0 b2 b4 b6]`), or the odd ones.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn deinterleave<const ODD: bool>(a: __m256, b: __m256) -> __m256 {
+        let picked = if ODD {
+            _mm256_shuffle_ps::<0xDD>(a, b)
+        } else {
+            _mm256_shuffle_ps::<0x88>(a, b)
+        };
+        _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(picked)))
+    }
+
+    /// See [`super::bias_relu_pool`]: 8 pooled outputs at a time.
+    ///
+    /// # Safety
+    /// AVX2; the slices' lengths as checked by the safe wrapper.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn bias_relu_pool(
+        conv: &[f32],
+        bias: &[f32],
+        channels: usize,
+        h: usize,
+        w: usize,
+        dead: u8,
+        out: &mut [f32],
+        codes: &mut [u8],
+    ) {
+        let (ph, pw) = (h / 2, w / 2);
+        let dead_code = _mm256_set1_epi32(i32::from(dead));
+        let zero = _mm256_setzero_ps();
+        for c in 0..channels {
+            let b = _mm256_set1_ps(bias[c]);
+            for py in 0..ph {
+                let r0 = conv[(c * h + 2 * py) * w..].as_ptr();
+                let r1 = conv[(c * h + 2 * py + 1) * w..].as_ptr();
+                let mut p0 = 0;
+                while p0 < pw {
+                    let m = (pw - p0).min(8);
+                    let at = (c * ph + py) * pw + p0;
+                    // SAFETY: columns 2*p0 .. 2*(p0+m) of rows 2py and 2py+1 are inside `conv`
+                    // (masked when short), pooled outputs at..at+m inside `out` and `codes`.
+                    unsafe {
+                        let load = |row: *const f32, from: usize| {
+                            let n = (2 * m).saturating_sub(from);
+                            if n >= 8 {
+                                _mm256_loadu_ps(row.add(2 * p0 + from))
+                            } else {
+                                _mm256_maskload_ps(row.wrapping_add(2 * p0 + from), mask(n))
+                            }
+                        };
+                        let (a0, b0, a1, b1) = (load(r0, 0), load(r0, 8), load(r1, 0), load(r1, 8));
+                        let candidates = [
+                            deinterleave::<false>(a0, b0),
+                            deinterleave::<true>(a0, b0),
+                            deinterleave::<false>(a1, b1),
+                            deinterleave::<true>(a1, b1),
+                        ];
+                        let mut best = candidates[0];
+                        let mut code = _mm256_setzero_si256();
+                        for (k, &cand) in candidates.iter().enumerate().skip(1) {
+                            let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(cand, best);
+                            best = _mm256_blendv_ps(best, cand, gt);
+                            code = _mm256_blendv_epi8(
+                                code,
+                                _mm256_set1_epi32(k as i32),
+                                _mm256_castps_si256(gt),
+                            );
+                        }
+                        let value = _mm256_add_ps(best, b);
+                        let alive = _mm256_cmp_ps::<_CMP_GT_OQ>(value, zero);
+                        let kept = _mm256_and_ps(alive, value);
+                        let code = _mm256_blendv_epi8(dead_code, code, _mm256_castps_si256(alive));
+                        let o = out.as_mut_ptr().add(at);
+                        if m == 8 {
+                            _mm256_storeu_ps(o, kept);
+                        } else {
+                            _mm256_maskstore_ps(o, mask(m), kept);
+                        }
+                        let mut lanes = [0i32; 8];
+                        _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), code);
+                        for (dst, &lane) in codes[at..at + m].iter_mut().zip(&lanes) {
+                            *dst = lane as u8;
+                        }
+                    }
+                    p0 += 8;
+                }
+            }
+        }
+    }
+
+    /// See [`super::unpool`]: 8 pooled gradients at a time; the bias gradient's 16 lanes
+    /// as two vectors (pooled columns `p0` with `p0 % 16` below 8, then the rest), summed in
+    /// the halving tree of [`reduce16`].
+    ///
+    /// # Safety
+    /// AVX2; the slices' lengths as checked by the safe wrapper.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn unpool(
+        g: &[f32],
+        codes: &[u8],
+        channels: usize,
+        h: usize,
+        w: usize,
+        dead: u8,
+        gpad: &mut [f32],
+        gb: &mut [f32],
+    ) {
+        let (ph, pw) = (h / 2, w / 2);
+        let (plane, row) = (padded_len(h, w), w + 2);
+        let dead_code = _mm256_set1_epi32(i32::from(dead));
+        for c in 0..channels {
+            let mut bias = [_mm256_setzero_ps(); 2];
+            for py in 0..ph {
+                let mut p0 = 0;
+                while p0 < pw {
+                    let m = (pw - p0).min(8);
+                    let at = (c * ph + py) * pw + p0;
+                    let mut code_bytes = [dead; 16];
+                    code_bytes[..m].copy_from_slice(&codes[at..at + m]);
+                    // SAFETY: pooled gradients at..at+m are inside `g` (masked when short);
+                    // padded rows 2py+1 and 2py+2, columns 1+2*p0 .. 1+2*(p0+m), inside plane
+                    // c of `gpad` (masked when short).
+                    unsafe {
+                        let code = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                            code_bytes.as_ptr().cast::<__m128i>(),
+                        ));
+                        let gv = if m == 8 {
+                            _mm256_loadu_ps(g.as_ptr().add(at))
+                        } else {
+                            _mm256_maskload_ps(g.as_ptr().add(at), mask(m))
+                        };
+                        let mut s = [_mm256_setzero_ps(); 4];
+                        for (k, sk) in s.iter_mut().enumerate() {
+                            let is_k = _mm256_cmpeq_epi32(code, _mm256_set1_epi32(k as i32));
+                            *sk = _mm256_and_ps(_mm256_castsi256_ps(is_k), gv);
+                        }
+                        let [s0, s1, s2, s3] = s;
+                        // Dead windows (codes padded with `dead` past the row) add nothing.
+                        let dead_lanes = _mm256_cmpeq_epi32(code, dead_code);
+                        let half = &mut bias[(p0 / 8) % 2];
+                        *half = _mm256_blendv_ps(
+                            _mm256_add_ps(*half, gv),
+                            *half,
+                            _mm256_castsi256_ps(dead_lanes),
+                        );
+                        let top = gpad
+                            .as_mut_ptr()
+                            .add(c * plane + (2 * py + 1) * row + 1 + 2 * p0);
+                        for (dst, (x, y)) in [(top, (s0, s1)), (top.add(row), (s2, s3))] {
+                            let (lo, hi) = (_mm256_unpacklo_ps(x, y), _mm256_unpackhi_ps(x, y));
+                            let first = _mm256_permute2f128_ps::<0x20>(lo, hi);
+                            let second = _mm256_permute2f128_ps::<0x31>(lo, hi);
+                            if m == 8 {
+                                _mm256_storeu_ps(dst, first);
+                                _mm256_storeu_ps(dst.add(8), second);
+                            } else {
+                                _mm256_maskstore_ps(dst, mask(2 * m), first);
+                                _mm256_maskstore_ps(
+                                    dst.wrapping_add(8),
+                                    mask((2 * m).saturating_sub(8)),
+                                    second,
+                                );
+                            }
+                        }
+                    }
+                    p0 += 8;
+                }
+            }
+            let mut lanes = [0.0f32; 16];
+            // SAFETY: two vectors of 8 floats fill the 16 lanes.
+            unsafe {
+                _mm256_storeu_ps(lanes.as_mut_ptr(), bias[0]);
+                _mm256_storeu_ps(lanes[8..].as_mut_ptr(), bias[1]);
+            }
+            gb[c] += reduce16(&lanes);
         }
     }
 }
