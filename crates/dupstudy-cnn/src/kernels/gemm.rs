@@ -416,7 +416,7 @@ fn chains_avx512<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE
     chains::<R>(panel, acc);
 }
 
-/// [`chains`] in AVX2: four 8-lane vectors a row.
+/// [`chains`] in AVX2: two 8-lane vectors a row, over each half of the panel in turn.
 #[allow(unsafe_code)]
 fn chains_avx2<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE_ROWS]) {
     #[cfg(target_arch = "x86_64")]
@@ -429,26 +429,30 @@ fn chains_avx2<const R: usize>(panel: Panel<'_>, acc: &mut [[f32; PANEL]; TILE_R
             assert!(R == 0 || panel.a.len() >= (R - 1) * panel.lda + k);
             // SAFETY: as in `chains_avx512`, with 8-lane vectors.
             unsafe {
-                let mut regs: [[__m256; 4]; R] = std::array::from_fn(|r| {
-                    let row = acc[r].as_ptr();
-                    std::array::from_fn(|v| _mm256_loadu_ps(row.add(8 * v)))
-                });
                 let b = panel.data.as_ptr();
                 let a = panel.a.as_ptr();
-                for p in 0..k {
-                    let bv: [__m256; 4] =
-                        std::array::from_fn(|v| _mm256_loadu_ps(b.add(p * PANEL + 8 * v)));
-                    for (r, reg) in regs.iter_mut().enumerate() {
-                        let x = _mm256_set1_ps(*a.add(r * panel.lda + p));
-                        for v in 0..4 {
-                            reg[v] = _mm256_fmadd_ps(x, bv[v], reg[v]);
+                // Two halves of 16 columns, one after the other: R x 2 accumulators, two
+                // panel vectors and one broadcast fit the 16 registers (all four vectors
+                // of a row at once would not, and would spill).
+                for half in 0..2 {
+                    let mut regs: [[__m256; 2]; R] = std::array::from_fn(|r| {
+                        let row = acc[r].as_ptr().add(16 * half);
+                        [_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8))]
+                    });
+                    let bh = b.add(16 * half);
+                    for p in 0..k {
+                        let b0 = _mm256_loadu_ps(bh.add(p * PANEL));
+                        let b1 = _mm256_loadu_ps(bh.add(p * PANEL + 8));
+                        for (r, reg) in regs.iter_mut().enumerate() {
+                            let x = _mm256_set1_ps(*a.add(r * panel.lda + p));
+                            reg[0] = _mm256_fmadd_ps(x, b0, reg[0]);
+                            reg[1] = _mm256_fmadd_ps(x, b1, reg[1]);
                         }
                     }
-                }
-                for (r, reg) in regs.iter().enumerate() {
-                    let row = acc[r].as_mut_ptr();
-                    for (v, value) in reg.iter().enumerate() {
-                        _mm256_storeu_ps(row.add(8 * v), *value);
+                    for (r, reg) in regs.iter().enumerate() {
+                        let row = acc[r].as_mut_ptr().add(16 * half);
+                        _mm256_storeu_ps(row, reg[0]);
+                        _mm256_storeu_ps(row.add(8), reg[1]);
                     }
                 }
             }
