@@ -66,6 +66,23 @@ fn build_plans(args: &ReproduceArgs, root: &Path) -> Result<(Plans, Option<Arc<D
     Ok((plans, data.ok().map(Arc::new)))
 }
 
+/// The revision of the code this binary was built from, which every cell, manifest and
+/// report records. A binary copied out of the checkout (as long runs do, so that the
+/// checkout can move on) keeps naming its own code; when the checkout at `root` has moved
+/// since the build, that is said once, since reading it as the run's code would mislead.
+fn revision(root: &Path) -> String {
+    let built = env!("DUPSTUDY_BUILD_REVISION").to_string();
+    let checkout = manifest::git_revision(root);
+    if checkout != built && checkout != "unknown" {
+        tracing::warn!(
+            "this binary was built at revision {built}; the checkout at {} is at {checkout}: \
+             results record {built}",
+            root.display()
+        );
+    }
+    built
+}
+
 fn threads(jobs: Option<usize>) -> Result<()> {
     if let Some(jobs) = jobs {
         if jobs == 0 {
@@ -113,7 +130,7 @@ pub fn run(args: &ReproduceArgs, root: &Path) -> Result<()> {
     let env = Env {
         data: data.clone(),
         device: device(args.device.name(), needs_device)?,
-        revision: manifest::git_revision(root),
+        revision: revision(root),
         out: out.clone(),
         progress: Arc::new(Bar::study(&multi, "preparing")),
     };
@@ -324,7 +341,7 @@ pub fn report(args: &ReportArgs, root: &Path) -> Result<()> {
     let plans = read_plans(&args.out)?;
     let manifest: Manifest = read_json(&args.out.join("manifest.json"), "run manifest")
         .with_context(|| format!("{} has no manifest", args.out.display()))?;
-    let revision = manifest::git_revision(root);
+    let revision = revision(root);
     let note = format!(
         "Re-rendered from stored cells by `cargo xtask report` (no training); the wall time is that of the run which wrote the manifest (profile `{}`, revision `{}`)",
         manifest.profile, manifest.git_revision
@@ -382,7 +399,7 @@ pub fn run_cell(args: &RunCellArgs, root: &Path) -> Result<()> {
         let env = Env {
             data,
             device: device(args.device.name(), study.needs_cifar())?,
-            revision: manifest::git_revision(root),
+            revision: revision(root),
             out: args.out.clone(),
             progress: Arc::new(Bar::study(&multi, "preparing")),
         };
