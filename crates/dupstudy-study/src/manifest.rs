@@ -1,7 +1,6 @@
 //! The run manifest: what produced a results folder.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -165,37 +164,9 @@ fn caches() -> Vec<String> {
     out
 }
 
-/// The workspace's git revision, or `unknown` outside a checkout; `-dirty` when a tracked file
-/// outside `docs/` and `results/` has uncommitted changes.
-pub fn git_revision(root: &Path) -> String {
-    let run = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match run(&["rev-parse", "--short=12", "HEAD"]) {
-        Some(rev) => {
-            // Published results (docs/) and results folders are outputs, not code: a run
-            // that rewrites them is still a run of the committed code.
-            let dirty = run(&[
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                ":(exclude)docs",
-                ":(exclude)results",
-            ])
-            .is_some_and(|s| !s.is_empty());
-            if dirty { format!("{rev}-dirty") } else { rev }
-        }
-        None => "unknown".to_string(),
-    }
-}
+// `git_revision`, in a file of its own that xtask's build script includes too (it records
+// the revision a binary is built from by the same rule).
+include!("revision.rs");
 
 /// The CPU model from `/proc/cpuinfo`, or `unknown`.
 pub fn cpu_model() -> String {
