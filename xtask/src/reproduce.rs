@@ -73,22 +73,17 @@ fn build_plans(args: &ReproduceArgs, root: &Path) -> Result<(Plans, Option<Arc<D
 fn revision(root: &Path) -> String {
     let built = env!("DUPSTUDY_BUILD_REVISION").to_string();
     let checkout = manifest::git_revision(root);
+    if checkout == built || checkout == "unknown" {
+        return built;
+    }
     // Commits that touch only outputs (docs/, results/) leave the code as built.
     let same_code = !built.ends_with("-dirty")
-        && std::process::Command::new("git")
-            .args([
-                "diff",
-                "--quiet",
-                &built,
-                "--",
-                ".",
-                ":(exclude)docs",
-                ":(exclude)results",
-            ])
-            .current_dir(root)
-            .status()
-            .is_ok_and(|s| s.success());
-    if checkout != built && checkout != "unknown" && !same_code {
+        && manifest::git_output(
+            root,
+            &[&["diff", "--name-only", &built, "--"], manifest::CODE][..].concat(),
+        )
+        .is_some_and(|changed| changed.is_empty());
+    if !same_code {
         tracing::warn!(
             "this binary was built at revision {built}; the checkout at {} is at {checkout}: \
              results record {built}",

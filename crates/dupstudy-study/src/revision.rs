@@ -1,24 +1,19 @@
 // Included by `manifest.rs` and by xtask's build script (`include!`), so it uses only `std`
 // and full paths, and has no inner attributes or module docs.
 
+/// The pathspec of the workspace's code: everything but published results (docs/) and
+/// results folders, which are outputs, not code.
+pub const CODE: &[&str] = &[".", ":(exclude)docs", ":(exclude)results"];
+
 /// The workspace's git revision, or `unknown` outside a checkout; `-dirty` when a tracked file
 /// outside `docs/` and `results/` has uncommitted changes.
 pub fn git_revision(root: &std::path::Path) -> String {
     let run = |args: &[&str]| git_output(root, args);
     match run(&["rev-parse", "--short=12", "HEAD"]) {
         Some(rev) => {
-            // Published results (docs/) and results folders are outputs, not code: a run
-            // that rewrites them is still a run of the committed code.
-            let dirty = run(&[
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                ":(exclude)docs",
-                ":(exclude)results",
-            ])
-            .is_some_and(|s| !s.is_empty());
+            // A run that rewrites its outputs is still a run of the committed code.
+            let dirty = run(&[&["status", "--porcelain", "--untracked-files=no", "--"], CODE][..].concat())
+                .is_some_and(|s| !s.is_empty());
             if dirty { format!("{rev}-dirty") } else { rev }
         }
         None => "unknown".to_string(),
