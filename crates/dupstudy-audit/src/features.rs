@@ -358,22 +358,182 @@ pub struct Alignment {
 /// Bilinear resampling of the window `[x0, x0 + size) x [y0, y0 + size)` of the square
 /// plane `src` (`side x side`) to `out x out` (pixel centres aligned, edges clamped).
 fn resample_window(src: &[f32], side: usize, x0: f32, y0: f32, size: f32, out: usize) -> Vec<f32> {
-    let last = (side - 1) as f32;
     let mut dst = vec![0.0f32; out * out];
     for ty in 0..out {
-        let sy = (y0 + (ty as f32 + 0.5) * size / out as f32 - 0.5).clamp(0.0, last);
-        let (yi, fy) = (sy.floor() as usize, sy - sy.floor());
-        let yj = (yi + 1).min(side - 1);
+        let (yi, yj, fy) = source_coord(y0, ty, size, out, side);
         for tx in 0..out {
-            let sx = (x0 + (tx as f32 + 0.5) * size / out as f32 - 0.5).clamp(0.0, last);
-            let (xi, fx) = (sx.floor() as usize, sx - sx.floor());
-            let xj = (xi + 1).min(side - 1);
+            let (xi, xj, fx) = source_coord(x0, tx, size, out, side);
             let p = |y: usize, x: usize| src[y * side + x];
             dst[ty * out + tx] = (1.0 - fy) * ((1.0 - fx) * p(yi, xi) + fx * p(yi, xj))
                 + fy * ((1.0 - fx) * p(yj, xi) + fx * p(yj, xj));
         }
     }
     dst
+}
+
+/// Where output pixel `t` of a window starting at `origin` and `size` source pixels long,
+/// resampled to `out` pixels, reads a plane of `side`: the two source pixels and the
+/// second's weight (pixel centres aligned, edges clamped).
+#[inline]
+fn source_coord(origin: f32, t: usize, size: f32, out: usize, side: usize) -> (usize, usize, f32) {
+    let last = (side - 1) as f32;
+    let s = (origin + (t as f32 + 0.5) * size / out as f32 - 0.5).clamp(0.0, last);
+    let (i, f) = (s.floor() as usize, s - s.floor());
+    (i, (i + 1).min(side - 1), f)
+}
+
+/// Numbers in a coarse image.
+const COARSE_LEN: usize = COARSE * COARSE;
+
+/// The coarse crop windows of one zoom: the window's side in source pixels and, per offset
+/// of half a coarse pixel, the source coordinates of its rows (or columns), as
+/// [`source_coord`] gives them.
+struct ZoomGrid {
+    zoom: f32,
+    offsets: Vec<[(usize, usize, f32); COARSE]>,
+}
+
+/// The grids of [`ZOOMS`], computed once.
+fn zoom_grids() -> &'static [ZoomGrid] {
+    static GRIDS: std::sync::OnceLock<Vec<ZoomGrid>> = std::sync::OnceLock::new();
+    GRIDS.get_or_init(|| {
+        ZOOMS
+            .iter()
+            .map(|&zoom| {
+                let size = COARSE as f32 * zoom;
+                let room = COARSE as f32 - size;
+                let steps = (room / 0.5).floor() as usize;
+                let offsets = (0..=steps)
+                    .map(|k| {
+                        std::array::from_fn(|t| {
+                            source_coord(k as f32 * 0.5, t, size, COARSE, COARSE)
+                        })
+                    })
+                    .collect();
+                ZoomGrid { zoom, offsets }
+            })
+            .collect()
+    })
+}
+
+/// The best coarse crop, `(score, b_is_big, zoom, x0, y0)`: of either image (`ca`, or
+/// `cb` already mirrored as the alignment found) against a window of the other (88, 92 and
+/// 96 %, offsets of half a coarse pixel) resampled to full size and standardized, the
+/// normalized cross-correlation ([`ncc`] at no shift). The same numbers, window for window,
+/// as resampling each window with [`resample_window`], [`standardize`] and [`ncc`], and the
+/// same winner (the first best in the order image b big then a big, zoom, row offset,
+/// column offset): the rows are blended from columns blended once per column offset, the
+/// small image's sums are taken once, and four windows' sums run side by side (each sum
+/// still one chain in pixel order).
+fn best_coarse_crop(ca: &[f32], cb: &[f32]) -> Option<(f32, bool, f32, f32, f32)> {
+    let mut best: Option<(f32, bool, f32, f32, f32)> = None;
+    let mut across = [0.0f32; COARSE_LEN];
+    let mut windows = Vec::new();
+    for b_is_big in [true, false] {
+        let (big, small) = if b_is_big { (cb, ca) } else { (ca, cb) };
+        let (mut sa, mut saa) = (0.0f32, 0.0f32);
+        for &va in small {
+            sa += va;
+            saa += va * va;
+        }
+        for grid in zoom_grids() {
+            let n = grid.offsets.len();
+            windows.clear();
+            windows.resize(n * n, [0.0f32; COARSE_LEN]);
+            for (sx, xs) in grid.offsets.iter().enumerate() {
+                for (y, row) in across.chunks_exact_mut(COARSE).enumerate() {
+                    let src = &big[y * COARSE..(y + 1) * COARSE];
+                    for (a, &(xi, xj, fx)) in row.iter_mut().zip(xs) {
+                        *a = (1.0 - fx) * src[xi] + fx * src[xj];
+                    }
+                }
+                for (sy, ys) in grid.offsets.iter().enumerate() {
+                    let window = &mut windows[sy * n + sx];
+                    for (out, &(yi, yj, fy)) in window.chunks_exact_mut(COARSE).zip(ys) {
+                        let (ri, rj) = (
+                            &across[yi * COARSE..(yi + 1) * COARSE],
+                            &across[yj * COARSE..(yj + 1) * COARSE],
+                        );
+                        for ((o, &a), &b) in out.iter_mut().zip(ri).zip(rj) {
+                            *o = (1.0 - fy) * a + fy * b;
+                        }
+                    }
+                }
+            }
+            standardize_windows(&mut windows);
+            let scores = window_nccs(small, (sa, saa), &windows);
+            for (k, &s) in scores.iter().enumerate() {
+                let (sy, sx) = (k / n, k % n);
+                if best.is_none_or(|z| s > z.0) {
+                    best = Some((s, b_is_big, grid.zoom, sx as f32 * 0.5, sy as f32 * 0.5));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// [`standardize`] on each window, four at a time: the same bits.
+// Pixel `p` of four windows at once: the index is the pixel's, not one slice's.
+#[allow(clippy::needless_range_loop)]
+fn standardize_windows(windows: &mut [[f32; COARSE_LEN]]) {
+    let n = windows.len();
+    for start in (0..n).step_by(4) {
+        let lanes: [usize; 4] = std::array::from_fn(|l| (start + l).min(n - 1));
+        let mut sums = [0.0f32; 4];
+        for p in 0..COARSE_LEN {
+            for (sum, &w) in sums.iter_mut().zip(&lanes) {
+                *sum += windows[w][p];
+            }
+        }
+        let end = (start + 4).min(n);
+        for (w, sum) in (start..end).zip(sums) {
+            let mean = sum / COARSE_LEN as f32;
+            windows[w].iter_mut().for_each(|x| *x -= mean);
+        }
+        let mut norms = [0.0f32; 4];
+        for p in 0..COARSE_LEN {
+            for (norm, &w) in norms.iter_mut().zip(&lanes) {
+                let x = windows[w][p];
+                *norm += x * x;
+            }
+        }
+        for (w, norm) in (start..end).zip(norms) {
+            let norm = norm.sqrt();
+            if norm > 1e-6 {
+                windows[w].iter_mut().for_each(|x| *x /= norm);
+            } else {
+                windows[w].fill(0.0);
+            }
+        }
+    }
+}
+
+/// [`ncc`] at no shift of `small` (whose sum and sum of squares are `sa`, `saa`) against
+/// each window, four at a time: the same bits.
+fn window_nccs(small: &[f32], (sa, saa): (f32, f32), windows: &[[f32; COARSE_LEN]]) -> Vec<f32> {
+    let n = windows.len();
+    let count = COARSE_LEN as f32;
+    let var_a = saa - sa * sa / count;
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(4) {
+        let lanes: [usize; 4] = std::array::from_fn(|l| (start + l).min(n - 1));
+        let (mut sb, mut sbb, mut sab) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
+        for (p, &va) in small.iter().enumerate() {
+            for (l, &w) in lanes.iter().enumerate() {
+                let vb = windows[w][p];
+                sb[l] += vb;
+                sbb[l] += vb * vb;
+                sab[l] += va * vb;
+            }
+        }
+        for l in 0..(start + 4).min(n) - start {
+            let (cov, var_b) = (sab[l] - sa * sb[l] / count, sbb[l] - sb[l] * sb[l] / count);
+            let var = var_a * var_b;
+            out.push(if var <= 1e-12 { 0.0 } else { cov / var.sqrt() });
+        }
+    }
+    out
 }
 
 /// Mirrors every row of `planes` (rows of `side`).
@@ -557,30 +717,7 @@ pub fn align_views(a: View<'_>, b: View<'_>, hint: Option<Hint>, coarse_gate: f3
     } else {
         cb.to_vec()
     };
-    let mut zoom_best: Option<(f32, bool, f32, f32, f32)> = None;
-    for b_is_big in [true, false] {
-        let (big, small) = if b_is_big {
-            (&cb_m[..], ca)
-        } else {
-            (ca, &cb_m[..])
-        };
-        for zoom in ZOOMS {
-            let size = COARSE as f32 * zoom;
-            let room = COARSE as f32 - size;
-            let steps = (room / 0.5).floor() as usize;
-            for sy in 0..=steps {
-                for sx in 0..=steps {
-                    let (x0, y0) = (sx as f32 * 0.5, sy as f32 * 0.5);
-                    let mut window = resample_window(big, COARSE, x0, y0, size, COARSE);
-                    standardize(&mut window);
-                    let s = ncc(small, &window, COARSE, 0, 0, false);
-                    if zoom_best.is_none_or(|z| s > z.0) {
-                        zoom_best = Some((s, b_is_big, zoom, x0, y0));
-                    }
-                }
-            }
-        }
-    }
+    let zoom_best = best_coarse_crop(ca, &cb_m);
     if let Some((s, b_is_big, zoom, x0, y0)) = zoom_best
         && s >= coarse_gate
     {
@@ -772,6 +909,131 @@ mod tests {
         let m = align(&f, 0, 2, 0.5);
         assert!(m.mirror && m.score > 0.99, "{m:?}");
         assert!(align(&f, 0, 3, 0.5).score < 0.9);
+    }
+
+    /// The crop search as it was written first: each window resampled, standardized and
+    /// correlated on its own.
+    fn crop_search_one_window_at_a_time(
+        ca: &[f32],
+        cb: &[f32],
+    ) -> Option<(f32, bool, f32, f32, f32)> {
+        let mut best: Option<(f32, bool, f32, f32, f32)> = None;
+        for b_is_big in [true, false] {
+            let (big, small) = if b_is_big { (cb, ca) } else { (ca, cb) };
+            for zoom in ZOOMS {
+                let size = COARSE as f32 * zoom;
+                let steps = ((COARSE as f32 - size) / 0.5).floor() as usize;
+                for sy in 0..=steps {
+                    for sx in 0..=steps {
+                        let (x0, y0) = (sx as f32 * 0.5, sy as f32 * 0.5);
+                        let mut window = resample_window(big, COARSE, x0, y0, size, COARSE);
+                        standardize(&mut window);
+                        let s = ncc(small, &window, COARSE, 0, 0, false);
+                        if best.is_none_or(|z| s > z.0) {
+                            best = Some((s, b_is_big, zoom, x0, y0));
+                        }
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn the_crop_search_gives_the_bits_of_one_window_at_a_time() {
+        let mut state = 12345u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state % 1000) as f32 / 1000.0
+        };
+        for case in 0..200 {
+            let mut a: Vec<f32> = (0..COARSE_LEN).map(|_| next()).collect();
+            // Some pairs share content (a crop of the other), some are flat or unrelated.
+            let mut b: Vec<f32> = match case % 4 {
+                0 => resample_window(&a, COARSE, 1.0, 0.5, COARSE as f32 * 0.9, COARSE),
+                1 => vec![0.25; COARSE_LEN],
+                _ => (0..COARSE_LEN).map(|_| next()).collect(),
+            };
+            standardize(&mut a);
+            standardize(&mut b);
+            let (fast, slow) = (
+                best_coarse_crop(&a, &b),
+                crop_search_one_window_at_a_time(&a, &b),
+            );
+            let bits = |z: Option<(f32, bool, f32, f32, f32)>| {
+                z.map(|(s, big, zoom, x, y)| {
+                    (s.to_bits(), big, zoom.to_bits(), x.to_bits(), y.to_bits())
+                })
+            };
+            assert_eq!(bits(fast), bits(slow), "case {case}");
+        }
+    }
+
+    #[test]
+    fn colour_correlation_gives_the_bits_of_one_channel_at_a_time() {
+        let mut state = 777u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state % 1000) as f32 / 1000.0 - 0.5
+        };
+        let side = 12;
+        let plane = side * side;
+        // The comoments as first written: one channel, five chains in pixel order.
+        let one = |a: &[f32], b: &[f32], dx: isize, dy: isize, mirror: bool| {
+            let (x0, x1, y0, y1) = overlap(side, dx, dy).unwrap();
+            let s = side as isize;
+            let (mut sa, mut sb, mut saa, mut sbb, mut sab) =
+                (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let va = a[(y * s + x) as usize];
+                    let bx = if mirror { s - 1 - (x + dx) } else { x + dx };
+                    let vb = b[((y + dy) * s + bx) as usize];
+                    sa += va;
+                    sb += vb;
+                    saa += va * va;
+                    sbb += vb * vb;
+                    sab += va * vb;
+                }
+            }
+            let n = ((x1 - x0) * (y1 - y0)) as f32;
+            (sab - sa * sb / n, saa - sa * sa / n, sbb - sb * sb / n)
+        };
+        for case in 0..50 {
+            let a: Vec<f32> = (0..3 * plane).map(|_| next()).collect();
+            let b: Vec<f32> = (0..3 * plane).map(|_| next()).collect();
+            let (dx, dy, mirror) = (
+                (case % 7) as isize - 3,
+                (case % 5) as isize - 2,
+                case % 2 == 1,
+            );
+            let (mut cov, mut var_a, mut var_b) = (0.0f32, 0.0f32, 0.0f32);
+            for c in 0..3 {
+                let (cv, va, vb) = one(
+                    &a[c * plane..][..plane],
+                    &b[c * plane..][..plane],
+                    dx,
+                    dy,
+                    mirror,
+                );
+                cov += cv;
+                var_a += va;
+                var_b += vb;
+            }
+            let expected = cov / (var_a * var_b).sqrt();
+            let got = ncc_colour(&a, &b, side, dx, dy, mirror);
+            assert_eq!(got.to_bits(), expected.to_bits(), "case {case}");
+            let (cv, va, vb) = one(&a[..plane], &b[..plane], dx, dy, mirror);
+            let expected = cv / (va * vb).sqrt();
+            assert_eq!(
+                ncc(&a[..plane], &b[..plane], side, dx, dy, mirror).to_bits(),
+                expected.to_bits()
+            );
+        }
     }
 
     #[test]
