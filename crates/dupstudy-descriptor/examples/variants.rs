@@ -139,14 +139,7 @@ fn main() -> anyhow::Result<()> {
     for epochs in [20u64, 10] {
         let ssl = contrastive(&set, epochs, cache)?;
         let d = embed(&ssl, &set, &Silent)?;
-        let (train, test): (Vec<usize>, Vec<usize>) = (TRAIN.collect(), TEST.collect());
-        let wanted: Vec<(usize, usize)> = d
-            .nearest(&test, &train, 20)
-            .into_iter()
-            .chain(d.nearest(&test, &test, 10))
-            .zip(test.iter().chain(&test))
-            .flat_map(|(ns, &q)| ns.into_iter().map(move |n| (q, n.index)))
-            .collect();
+        let wanted = descriptor_neighbours(&d);
         let mut with = candidates.clone();
         labelled::add_candidates(&set, &f, &mut with, &wanted);
         row(
@@ -219,15 +212,8 @@ fn aligned_candidates(
     }
     let f = features::compute(set);
     let mut candidates = labelled::test_candidates(set, &f, 30, 10);
-    let (train, test): (Vec<usize>, Vec<usize>) = (TRAIN.collect(), TEST.collect());
     for d in descriptors {
-        let wanted: Vec<(usize, usize)> = d
-            .nearest(&test, &train, 20)
-            .into_iter()
-            .chain(d.nearest(&test, &test, 10))
-            .zip(test.iter().chain(&test))
-            .flat_map(|(ns, &q)| ns.into_iter().map(move |n| (q, n.index)))
-            .collect();
+        let wanted = descriptor_neighbours(d);
         labelled::add_candidates(set, &f, &mut candidates, &wanted);
     }
     if let Some(p) = path {
@@ -419,4 +405,16 @@ fn contrastive(set: &ImageSet, epochs: u64, cache: Option<&PathBuf>) -> anyhow::
         model.save(&p)?;
     }
     Ok(model)
+}
+
+/// Each test image's 20 nearest training images and 10 nearest other test images by `d`,
+/// as (test image, neighbour) pairs to align.
+fn descriptor_neighbours(d: &Descriptors) -> Vec<(usize, usize)> {
+    let (train, test): (Vec<usize>, Vec<usize>) = (TRAIN.collect(), TEST.collect());
+    d.nearest(&test, &train, 20)
+        .into_iter()
+        .chain(d.nearest(&test, &test, 10))
+        .zip(test.iter().chain(&test))
+        .flat_map(|(ns, &q)| ns.into_iter().map(move |n| (q, n.index)))
+        .collect()
 }
