@@ -193,6 +193,11 @@ pub struct ReportArgs {
     /// The results folder (holding `plan.json` and the cells).
     #[arg(long)]
     pub out: PathBuf,
+    /// Summarize only the cells finished so far into `<out>/PARTIAL.md` (each study's
+    /// levels with intervals over the seeds present, no verdicts: the claims are judged on
+    /// the whole plan only); REPORT.md, the summaries and the figures are left alone.
+    #[arg(long)]
+    pub partial: bool,
 }
 
 /// Flags of `cargo xtask run-cell`.

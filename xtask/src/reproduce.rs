@@ -337,6 +337,38 @@ fn render(
     Ok(path)
 }
 
+/// Writes `<out>/PARTIAL.md`: per planned study, how many cells have finished and its
+/// table over them; no verdicts. Returns its path.
+fn render_partial(out: &Path, plans: &Plans, revision: &str) -> Result<PathBuf> {
+    let mut md = format!(
+        "# Partial summary (profile `{}`)\n\nThe cells finished so far under this folder, summarized by `cargo xtask report --partial` at revision `{revision}`. **No verdicts**: a claim is judged on the whole plan only, by `cargo xtask report` once every cell is in; an interval here is over the seeds present and may narrow or move as the others land. Values are in the units of the study's `summary.csv` (accuracies as fractions: 0.584 is 58.4 %); a value from one seed has no interval.\n",
+        plans.profile
+    );
+    for (name, plan) in &plans.studies {
+        let study = study_of(name)?;
+        let finished = study.summarize_finished(plan, out).with_context(|| {
+            format!(
+                "summarizing the finished cells of {name} under {}",
+                out.display()
+            )
+        })?;
+        md.push_str(&format!(
+            "\n## {} (`{name}`): {} of {} cells finished\n\n",
+            study.title(),
+            finished.finished,
+            finished.total
+        ));
+        if finished.table.rows.is_empty() {
+            md.push_str("Nothing to summarize yet.\n");
+        } else {
+            md.push_str(&finished.table.to_markdown());
+        }
+    }
+    let path = out.join("PARTIAL.md");
+    write_atomic(&path, md.as_bytes())?;
+    Ok(path)
+}
+
 fn read_plans(out: &Path) -> Result<Plans> {
     read_json(
         &out.join("plan.json"),
@@ -349,6 +381,14 @@ fn read_plans(out: &Path) -> Result<Plans> {
 /// nothing; refuses when a cell is missing or unreadable.
 pub fn report(args: &ReportArgs, root: &Path) -> Result<()> {
     let plans = read_plans(&args.out)?;
+    if args.partial {
+        let path = render_partial(&args.out, &plans, &revision(root))?;
+        println!(
+            "finished cells summarized (no verdicts): {}",
+            path.display()
+        );
+        return Ok(());
+    }
     let manifest: Manifest = read_json(&args.out.join("manifest.json"), "run manifest")
         .with_context(|| format!("{} has no manifest", args.out.display()))?;
     let revision = revision(root);

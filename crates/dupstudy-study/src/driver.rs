@@ -14,6 +14,7 @@ use crate::profile::{Env, Profile, Request};
 use crate::progress::Progress;
 use crate::store::{CellRecord, CellStore, write_atomic};
 use crate::study::{CellIo, Estimate, Study, StudySummary};
+use crate::table::Table;
 
 /// Added to every measured estimate, for what the calibration does not time (checkpoints,
 /// figures) and for the machine's own drift. On the shared 2-core VM this was tuned on, the
@@ -174,6 +175,46 @@ pub fn summarize<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<Summ
     Ok(Summarized { summary, revisions })
 }
 
+/// The cells of a plan finished so far, summarized without judging anything.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The study's table over the finished cells alone (intervals over the seeds present).
+    pub table: Table,
+    /// Cells finished.
+    pub finished: usize,
+    /// Cells in the plan.
+    pub total: usize,
+}
+
+/// Summarizes the cells of `plan` finished under `out` so far, for a look at a long run in
+/// progress: the study's table over them, its claims dropped (a verdict is judged on the
+/// whole plan only). Writes nothing.
+///
+/// # Errors
+/// A corrupt record, or a study that cannot summarize the cells present.
+pub fn summarize_finished<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<Finished> {
+    let store = store_of(out, study.name());
+    let cells = study.cells(plan);
+    let total = cells.len();
+    let mut records: Vec<CellRecord<S::Cell, S::Result>> = Vec::new();
+    for cell in cells {
+        if let Some(record) = store.load(&study.cell_id(&cell)?)? {
+            records.push(record);
+        }
+    }
+    let finished = records.len();
+    let table = if records.is_empty() {
+        Table::default()
+    } else {
+        study.summarize(plan, &records)?.table
+    };
+    Ok(Finished {
+        table,
+        finished,
+        total,
+    })
+}
+
 /// A study behind a plan stored as JSON, so that the registry can hold every study.
 pub trait AnyStudy: Sync {
     /// [`Study::name`].
@@ -223,6 +264,11 @@ pub trait AnyStudy: Sync {
     /// # Errors
     /// As [`summarize`].
     fn summarize(&self, plan: &Value, out: &Path) -> Result<Summarized>;
+    /// [`summarize_finished`].
+    ///
+    /// # Errors
+    /// As [`summarize_finished`].
+    fn summarize_finished(&self, plan: &Value, out: &Path) -> Result<Finished>;
 }
 
 /// The study's context, once the data it needs is checked: given, and the copy its plan was
@@ -346,6 +392,9 @@ impl<S: Study> AnyStudy for S {
     }
     fn summarize(&self, plan: &Value, out: &Path) -> Result<Summarized> {
         summarize(self, &typed(self, plan)?, out)
+    }
+    fn summarize_finished(&self, plan: &Value, out: &Path) -> Result<Finished> {
+        summarize_finished(self, &typed(self, plan)?, out)
     }
 }
 

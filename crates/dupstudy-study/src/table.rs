@@ -92,6 +92,26 @@ impl Table {
         })
     }
 
+    /// The table as Markdown: one line per row, the mean and its 95 % interval in the
+    /// table's own units (empty where a statistic has none or rests on one seed).
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::from(
+            "| series | d_rate | arm | evaluation | metric | n | mean | 95 % interval |\n|---|---:|---|---|---|---:|---:|---|\n",
+        );
+        for r in &self.rows {
+            let e = &r.estimate;
+            let interval = e
+                .interval
+                .filter(|_| e.n > 1)
+                .map_or(String::new(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]"));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {:.4} | {interval} |\n",
+                r.series, r.d_rate, r.arm, r.evaluation, r.metric, e.n, e.mean
+            ));
+        }
+        out
+    }
+
     /// The table as CSV (numbers in Rust's shortest round-trip form; empty fields where a
     /// statistic has no standard deviation or interval).
     pub fn to_csv(&self) -> String {

@@ -205,6 +205,18 @@ fn two_workers_share_the_cells_and_each_computes_some() {
     assert_eq!(&a | &b, all);
     let summarized = driver::summarize(&study, &plan, &out).unwrap();
     assert!(!summarized.summary.claims.is_empty());
+    // With a cell gone, the full summary refuses and the partial one reads the other three.
+    let gone = cells[1].id().unwrap();
+    std::fs::remove_file(out.join(format!("cifar-standard/cells/{gone}.json"))).unwrap();
+    assert!(driver::summarize(&study, &plan, &out).is_err());
+    let partial = driver::summarize_finished(&study, &plan, &out).unwrap();
+    assert_eq!((partial.finished, partial.total), (3, 4));
+    assert!(partial.table.rows.iter().any(|r| (r.d_rate - 50.0).abs() < 1e-9));
+    assert!(partial.table.rows.iter().all(|r| (r.d_rate - 25.0).abs() > 1e-9));
+    assert_eq!(
+        partial.table.to_markdown().lines().count(),
+        partial.table.rows.len() + 2
+    );
     assert_eq!(
         summarized.revisions.into_iter().collect::<Vec<_>>(),
         ["test"]
@@ -225,6 +237,10 @@ fn summaries_refuse_missing_cells() {
     let plan =
         Plan::from_series(setting(&set, 1), &[(Variant::Uniform, vec![0.0], 1)], 400).unwrap();
     let out = scratch("missing");
+    let partial =
+        driver::summarize_finished(&CifarStudy::new(Network::Standard), &plan, &out).unwrap();
+    assert_eq!((partial.finished, partial.total), (0, 1));
+    assert!(partial.table.rows.is_empty());
     match driver::summarize(&CifarStudy::new(Network::Standard), &plan, &out) {
         Err(StudyError::MissingCell { id, .. }) => {
             assert!(id.starts_with("cifar-standard-uniform-d0-s0-"))
