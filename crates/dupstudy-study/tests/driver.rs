@@ -211,8 +211,20 @@ fn two_workers_share_the_cells_and_each_computes_some() {
     assert!(driver::summarize(&study, &plan, &out).is_err());
     let partial = driver::summarize_finished(&study, &plan, &out).unwrap();
     assert_eq!((partial.finished, partial.total), (3, 4));
-    assert!(partial.table.rows.iter().any(|r| (r.d_rate - 50.0).abs() < 1e-9));
-    assert!(partial.table.rows.iter().all(|r| (r.d_rate - 25.0).abs() > 1e-9));
+    assert!(
+        partial
+            .table
+            .rows
+            .iter()
+            .any(|r| (r.d_rate - 50.0).abs() < 1e-9)
+    );
+    assert!(
+        partial
+            .table
+            .rows
+            .iter()
+            .all(|r| (r.d_rate - 25.0).abs() > 1e-9)
+    );
     assert_eq!(
         partial.table.to_markdown().lines().count(),
         partial.table.rows.len() + 2
