@@ -64,10 +64,10 @@ impl<'a> MatRef<'a> {
 
 /// Columns of one panel of the right operand: two 16-lane vectors.
 const PANEL: usize = 32;
-/// Rows of the register tile.
-const TILE_ROWS: usize = 4;
-/// Rows of the destination per task (a multiple of [`TILE_ROWS`]).
-const TASK_ROWS: usize = 16;
+/// Rows of the widest register tile (AVX-512's; see [`Isa::tile_rows`]).
+const TILE_ROWS: usize = 8;
+/// Rows of the destination per task (a task's last tile may be shorter than a full one).
+const TASK_ROWS: usize = 64;
 /// Length of a block of the inner dimension (a panel block of 32 KiB).
 const K_BLOCK: usize = 256;
 
@@ -120,6 +120,19 @@ impl Isa {
             Isa::Avx512 => vec![Isa::Avx512, Isa::Avx2, Isa::Baseline],
             Isa::Avx2 => vec![Isa::Avx2, Isa::Baseline],
             Isa::Baseline => vec![Isa::Baseline],
+        }
+    }
+
+    /// Rows of the register tile: enough independent chains (rows x two vectors) to cover
+    /// the fused multiply-add's latency on both of a core's FMA units, while the
+    /// accumulators, two panel vectors and a broadcast still fit the registers (AVX-512: 16
+    /// of 32; AVX2: 12 of 16). The tile changes which chains run side by side, never a
+    /// chain's order, so every tile gives the same bits.
+    fn tile_rows(self) -> usize {
+        match self {
+            Isa::Avx512 => 8,
+            Isa::Avx2 => 6,
+            Isa::Baseline => 4,
         }
     }
 
@@ -201,9 +214,9 @@ fn product(
     if k == 0 {
         return;
     }
-    // The left operand row-major (m x k); the right one read in place when it is
-    // row-major, else copied into row-major order. Only a last panel narrower than PANEL
-    // columns is copied into a zero-padded one. Copies do no arithmetic.
+    // The left operand row-major (m x k), read in place when it is; the right one copied
+    // into zero-padded panels of PANEL columns, each k x PANEL row-major, packed in
+    // parallel (one panel a task). Copies do no arithmetic.
     let packed_lhs;
     let a: &[f32] = if lhs.col_stride == 1 && lhs.row_stride == k {
         &lhs.data[..m * k]
@@ -211,30 +224,31 @@ fn product(
         packed_lhs = pack_row_major(lhs, threads);
         &packed_lhs
     };
-    // The right operand in zero-padded panels of PANEL columns, each k x PANEL
-    // row-major, packed in parallel (one panel a task).
     let panels = n.div_ceil(PANEL);
-    let mut b = vec![0.0f32; panels * k * PANEL];
+    let mut b = PackBuffer::take(panels * k * PANEL);
     let pack = |(q, panel): (usize, &mut [f32])| pack_panel(rhs, q * PANEL, panel);
-    let chunks = b.chunks_mut(k * PANEL).enumerate();
+    let chunks = b.0.chunks_mut(k * PANEL).enumerate();
     if threads > 1 && panels > 1 {
         chunks.collect::<Vec<_>>().into_par_iter().for_each(pack);
     } else {
         chunks.for_each(pack);
     }
+    let b = &b.0;
+    let tile_rows = isa.tile_rows();
     let work = |(block, rows): (usize, &mut [f32])| {
         let first = block * TASK_ROWS;
         let count = rows.len() / n;
-        for q in 0..panels {
-            let cols = PANEL.min(n - q * PANEL);
-            let panel = &b[q * k * PANEL..(q + 1) * k * PANEL];
-            // Blocks of the inner dimension keep the panel's rows in cache; a chain
-            // continues exactly across blocks (its value is stored and reloaded as is).
-            for p0 in (0..k).step_by(K_BLOCK) {
-                let kb = K_BLOCK.min(k - p0);
+        // Blocks of the inner dimension outermost: a block of the task's rows of the left
+        // operand stays in cache while every panel's block passes by; a chain continues
+        // exactly across blocks (its value is stored and reloaded as is).
+        for p0 in (0..k).step_by(K_BLOCK) {
+            let kb = K_BLOCK.min(k - p0);
+            for q in 0..panels {
+                let cols = PANEL.min(n - q * PANEL);
+                let panel = &b[q * k * PANEL..(q + 1) * k * PANEL];
                 let mut r = 0;
                 while r < count {
-                    let tile = TILE_ROWS.min(count - r);
+                    let tile = tile_rows.min(count - r);
                     let tile_panel = Panel {
                         data: &panel[p0 * PANEL..(p0 + kb) * PANEL],
                         a: &a[(first + r) * k + p0..],
@@ -256,20 +270,56 @@ fn product(
     }
 }
 
+/// The packed right operand's buffer, reused by the next product on the same thread: a
+/// dense layer's panels are megabytes, and a fresh zeroed allocation each call costs page
+/// faults and a memset. Taken out of the thread's slot (a product that runs inside another
+/// on the same thread, by work stealing, simply allocates its own) and put back on drop.
+struct PackBuffer(Vec<f32>);
+
+thread_local! {
+    static PACK_BUFFER: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl PackBuffer {
+    /// A buffer of `len` floats; what it holds is unspecified (every panel is written in
+    /// full by [`pack_panel`], zero padding included).
+    fn take(len: usize) -> Self {
+        let mut buffer = PACK_BUFFER.with(std::cell::Cell::take);
+        buffer.resize(len, 0.0);
+        Self(buffer)
+    }
+}
+
+impl Drop for PackBuffer {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.0);
+        PACK_BUFFER.with(|slot| slot.set(buffer));
+    }
+}
+
 /// Copies columns `first..first + PANEL` of `view` (zeros past its last column) into
 /// `panel`, `k x PANEL` row-major.
 fn pack_panel(view: MatRef<'_>, first: usize, panel: &mut [f32]) {
     let cols = PANEL.min(view.cols - first);
+    if cols < PANEL {
+        for row in panel.chunks_mut(PANEL) {
+            row[cols..].fill(0.0);
+        }
+    }
     if view.col_stride == 1 {
         for (p, row) in panel.chunks_mut(PANEL).enumerate() {
             let start = p * view.row_stride + first;
             row[..cols].copy_from_slice(&view.data[start..start + cols]);
         }
     } else {
-        // Column by column: contiguous reads when the view is a transpose.
-        for c in 0..cols {
-            for p in 0..view.rows {
-                panel[p * PANEL + c] = view.at(p, first + c);
+        // Column by column within blocks of 16 rows: contiguous reads when the view is a
+        // transpose, and the block's 16 panel rows (2 KiB) stay in cache while written.
+        for p0 in (0..view.rows).step_by(16) {
+            let end = (p0 + 16).min(view.rows);
+            for c in 0..cols {
+                for p in p0..end {
+                    panel[p * PANEL + c] = view.at(p, first + c);
+                }
             }
         }
     }
@@ -325,20 +375,22 @@ fn run_tile(
     for (r, acc) in acc.iter_mut().enumerate().take(tile) {
         acc[..cols].copy_from_slice(&out[r * n + col..r * n + col + cols]);
     }
-    match (isa, tile) {
-        (_, 0) => return,
-        (Isa::Avx512, 4) => chains_avx512::<4>(panel, &mut acc),
-        (Isa::Avx512, 3) => chains_avx512::<3>(panel, &mut acc),
-        (Isa::Avx512, 2) => chains_avx512::<2>(panel, &mut acc),
-        (Isa::Avx512, _) => chains_avx512::<1>(panel, &mut acc),
-        (Isa::Avx2, 4) => chains_avx2::<4>(panel, &mut acc),
-        (Isa::Avx2, 3) => chains_avx2::<3>(panel, &mut acc),
-        (Isa::Avx2, 2) => chains_avx2::<2>(panel, &mut acc),
-        (Isa::Avx2, _) => chains_avx2::<1>(panel, &mut acc),
-        (Isa::Baseline, 4) => chains::<4>(panel, &mut acc),
-        (Isa::Baseline, 3) => chains::<3>(panel, &mut acc),
-        (Isa::Baseline, 2) => chains::<2>(panel, &mut acc),
-        (Isa::Baseline, _) => chains::<1>(panel, &mut acc),
+    // One monomorphized kernel per tile height (up to the ISA's `tile_rows`).
+    macro_rules! dispatch {
+        ($kernel:ident: $($rows:literal)*) => {
+            match tile {
+                $($rows => $kernel::<$rows>(panel, &mut acc),)*
+                _ => unreachable!("a tile has 1 to TILE_ROWS rows"),
+            }
+        };
+    }
+    if tile == 0 {
+        return;
+    }
+    match isa {
+        Isa::Avx512 => dispatch!(chains_avx512: 1 2 3 4 5 6 7 8),
+        Isa::Avx2 => dispatch!(chains_avx2: 1 2 3 4 5 6 7 8),
+        Isa::Baseline => dispatch!(chains: 1 2 3 4 5 6 7 8),
     }
     for (r, acc) in acc.iter().enumerate().take(tile) {
         out[r * n + col..r * n + col + cols].copy_from_slice(&acc[..cols]);
