@@ -609,3 +609,73 @@ fn plans_validate_d_rates_through_the_sampler() {
         "with replacement, more duplicates than the base is fine"
     );
 }
+
+/// The adversarial section's closing paragraph for both arms, where `madry(d)` and
+/// `attack(d)` give each arm's clean accuracy at D-rate `d` (a wobble added).
+fn figure4_paragraph(seeds: u64, madry: fn(f64) -> f64, attack: fn(f64) -> f64) -> String {
+    let plan = Plan::from_series(
+        setting(Network::Adversarial),
+        &[
+            (Variant::Uniform, vec![0.0, 30.0, 60.0], seeds),
+            (Variant::PaperAttack, vec![0.0, 30.0, 60.0], seeds),
+        ],
+        1_000,
+    )
+    .unwrap();
+    let recs = records(&plan, |c| {
+        let arm = if c.variant == Variant::PaperAttack {
+            attack
+        } else {
+            madry
+        };
+        // A wobble that moves with the seed and the D-rate, so the paired changes spread.
+        (
+            arm(c.d_rate) + wobble(c.seed + (c.d_rate / 30.0) as u64) / 4.0,
+            0.3,
+        )
+    });
+    let section = CifarStudy::new(Network::Adversarial)
+        .summarize(&plan, &recs)
+        .unwrap()
+        .section
+        .render();
+    section
+        .split("**What the paper's Figure 4 most likely came from.**")
+        .nth(1)
+        .map(|p| p.lines().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_figure4_reading_names_what_the_intervals_leave_standing() {
+    // The paper's levels in both arms: duplication itself.
+    let paper = |d: f64| [0.4116, 0.2739, 0.2090][(d / 30.0) as usize];
+    let p = figure4_paragraph(3, paper, paper);
+    assert!(p.contains("Duplication itself lowers"), "{p}");
+    assert!(
+        p.contains("with the correct attack and with the paper's"),
+        "{p}"
+    );
+    // Only the paper's attack falls.
+    let flat = |_: f64| 0.58;
+    let p = figure4_paragraph(3, flat, paper);
+    assert!(p.contains("comes with the paper code's attack"), "{p}");
+    assert!(
+        p.contains("the paper's 41.16 % lies inside the second interval only"),
+        "{p}"
+    );
+    // Neither falls, and the attack sets the paper's level.
+    let p = figure4_paragraph(3, flat, |_| 0.41);
+    assert!(p.contains("Neither arm falls by the paper's amount"), "{p}");
+    assert!(p.contains("within the ±2-point no-effect margin"), "{p}");
+    assert!(
+        p.contains("its level at D-rate 0 is its attack's, its fall"),
+        "{p}"
+    );
+    assert!(p.contains("differ by at most 0.50 points"), "{p}");
+    // A drop of the paper's size at 60 but none at 30: open.
+    let p = figure4_paragraph(3, |d| if d == 60.0 { 0.38 } else { 0.58 }, |_| 0.41);
+    assert!(p.contains("The run leaves it open"), "{p}");
+    // One seed: no interval, no paragraph.
+    assert_eq!(figure4_paragraph(1, flat, paper), "");
+}

@@ -38,6 +38,7 @@ use crate::study::{CellIo, Computed, Estimate, Study, StudySummary};
 mod claims;
 mod estimate;
 mod plan;
+mod reading;
 mod run;
 mod seeds;
 mod summary;

@@ -4,6 +4,7 @@ use dupstudy_cifar::N_CLASSES;
 use dupstudy_metrics::{ConfusionMatrix, Summary};
 
 use super::claims::{checks, paper_points};
+use super::reading::figure4_reading;
 use super::{
     CIFAR_TRAIN_IMAGES, CifarStudy, FAVOURED_CLASSES, Network, Plan, Record, Setting, Variant,
 };
@@ -284,6 +285,11 @@ fn fill_section(
         section.text(series_table(network, variant, recs));
     }
     section.text(paper_table(network, recs));
+    if network == Network::Adversarial {
+        if let Some(reading) = figure4_reading(recs) {
+            section.text(reading);
+        }
+    }
     if s.base_images < 50_000 || s.epochs < 30 {
         section.text(format!(
             "These runs use {} training images and {} epochs, not the paper's 50,000 and 30 (profile setting): absolute accuracies are lower than the paper's, and only the differences between D-rates are comparable.\n",
