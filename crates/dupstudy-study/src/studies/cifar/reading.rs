@@ -39,7 +39,11 @@ impl ArmChanges {
                 s.ci_half_width.map(|_| (d, s, to / 100.0 - from))
             })
             .collect();
-        at.iter().any(|(d, ..)| *d == 60.0).then_some(Self { at })
+        // The reading needs the paper's highest D-rate; D-rates are exact plan values.
+        let highest = paper.last()?.0.to_bits();
+        at.iter()
+            .any(|(d, ..)| d.to_bits() == highest)
+            .then_some(Self { at })
     }
 
     fn all(&self, f: impl Fn(&Summary, f64) -> bool) -> bool {

@@ -285,10 +285,10 @@ fn fill_section(
         section.text(series_table(network, variant, recs));
     }
     section.text(paper_table(network, recs));
-    if network == Network::Adversarial {
-        if let Some(reading) = figure4_reading(recs) {
-            section.text(reading);
-        }
+    if network == Network::Adversarial
+        && let Some(reading) = figure4_reading(recs)
+    {
+        section.text(reading);
     }
     if s.base_images < 50_000 || s.epochs < 30 {
         section.text(format!(
