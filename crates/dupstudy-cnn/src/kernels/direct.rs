@@ -38,21 +38,50 @@ pub(crate) fn padded_len(h: usize, w: usize) -> usize {
     (h + 2) * (w + 2)
 }
 
-/// Weights `(out, in, 3, 3)` packed for the kernels: element `(i, tap, o)` at
-/// `(i * 9 + tap) * out + o`, so that a block of output channels reads consecutive floats.
+/// The output-channel blocks of the packed weights and of the vector tiles, largest first:
+/// blocks of 6 while 6 or more channels are left, then 4, 3, 2, 1.
+const CHANNEL_BLOCKS: [usize; 5] = [6, 4, 3, 2, 1];
+
+/// The size of the block of output channels that starts at channel `c0` (of `out`).
+pub(crate) fn block_len(c0: usize, out: usize) -> usize {
+    let left = out - c0;
+    *CHANNEL_BLOCKS.iter().find(|&&s| s <= left).unwrap_or(&1)
+}
+
+/// The blocks `(c0, cb)` of `out` output channels, in order.
+fn channel_blocks(out: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut c0 = 0;
+    std::iter::from_fn(move || {
+        (c0 < out).then(|| {
+            let cb = block_len(c0, out);
+            c0 += cb;
+            (c0 - cb, cb)
+        })
+    })
+}
+
+/// Weights `(out, in, 3, 3)` packed for the kernels, block by block of output channels
+/// ([`block_len`]): the block `(c0, cb)` occupies `cb * in * 9` consecutive floats from
+/// `c0 * in * 9`, element `(i, tap, c0 + c)` at `c0 * in * 9 + (i * 9 + tap) * cb + c`, so a
+/// register tile's weights for one `(i, tap)` are consecutive and the whole block's are one
+/// small stretch that stays in L1 while the tile sweeps the image.
 /// With `flip`, packs the weights of the input-gradient convolution instead: its output
 /// channels are the layer's inputs, its inputs the layer's outputs, and the taps reversed.
 pub(crate) fn pack_weights(w: &[f32], out: usize, inp: usize, flip: bool) -> Vec<f32> {
+    // The convolution the packed weights are for: `cout` outputs from `cin` inputs.
+    let (cout, cin) = if flip { (inp, out) } else { (out, inp) };
     let mut packed = vec![0.0f32; out * inp * 9];
-    for o in 0..out {
-        for i in 0..inp {
-            for t in 0..9 {
-                let v = w[(o * inp + i) * 9 + t];
-                if flip {
-                    // Output channel i, input channel o, tap 8 - t.
-                    packed[(o * 9 + (8 - t)) * inp + i] = v;
-                } else {
-                    packed[(i * 9 + t) * out + o] = v;
+    for (c0, cb) in channel_blocks(cout) {
+        let block = &mut packed[c0 * cin * 9..(c0 + cb) * cin * 9];
+        for c in 0..cb {
+            for i in 0..cin {
+                for t in 0..9 {
+                    block[(i * 9 + t) * cb + c] = if flip {
+                        // Output channel c0 + c is the layer's input, input i its output.
+                        w[(i * inp + c0 + c) * 9 + 8 - t]
+                    } else {
+                        w[((c0 + c) * inp + i) * 9 + t]
+                    };
                 }
             }
         }
@@ -408,9 +437,6 @@ mod avx512 {
         }
     }
 
-    /// Channel block sizes (up to 24 accumulators in every tile shape used).
-    const BLOCKS: [usize; 5] = [6, 4, 3, 2, 1];
-
     macro_rules! dispatch_tile {
         ($rb:expr, $nv:expr, $cb:expr, $masks:expr, ($($arg:expr),*)) => {
             match ($rb, $nv, $cb) {
@@ -454,17 +480,14 @@ mod avx512 {
             let cols = (w - x0).min(32);
             let nv = if cols > 16 { 2 } else { 1 };
             let masks = [mask(cols), mask(cols.saturating_sub(16))];
-            let mut c0 = 0;
-            while c0 < out {
-                let left = out - c0;
-                let cb = *BLOCKS.iter().find(|&&s| s <= left).unwrap_or(&1);
+            for (c0, cb) in super::channel_blocks(out) {
                 let mut y = 0;
                 while y < h {
                     // Four rows at a time for one-vector rows, else two.
                     let rb = if nv == 1 && y + 4 <= h { 4 } else { 2 };
                     // SAFETY: rows y..y+rb+2 of every padded input plane and columns
-                    // x0..x0+cols+2 exist (padded planes are (h+2) x (w+2)); weights
-                    // (i, tap, c0..c0+cb) lie inside `packed`; outputs (c0..c0+cb, y..y+rb,
+                    // x0..x0+cols+2 exist (padded planes are (h+2) x (w+2)); the block
+                    // of weights c0..c0+cb (from c0 * inp * 9) lies inside `packed`; outputs (c0..c0+cb, y..y+rb,
                     // x0..x0+cols) inside `dst`.
                     unsafe {
                         dispatch_tile!(
@@ -477,8 +500,8 @@ mod avx512 {
                                 src_plane,
                                 src_row,
                                 inp,
-                                packed.as_ptr().add(c0),
-                                out,
+                                packed.as_ptr().add(c0 * inp * 9),
+                                cb,
                                 dst.as_mut_ptr().add(c0 * h * w + y * w + x0),
                                 h * w,
                                 w
@@ -487,7 +510,6 @@ mod avx512 {
                     }
                     y += rb;
                 }
-                c0 += cb;
             }
             x0 += cols;
         }
@@ -794,21 +816,24 @@ pub(crate) mod scalar {
         dst: &mut [f32],
     ) {
         let (plane, row) = (padded_len(h, w), w + 2);
-        for o in 0..out {
-            for y in 0..h {
-                for x in 0..w {
-                    let mut acc = 0.0f32;
-                    for i in 0..inp {
-                        let s = &src[i * plane..];
-                        let wt = &packed[i * 9 * out + o..];
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                acc = s[(y + ky) * row + x + kx]
-                                    .mul_add(wt[(ky * 3 + kx) * out], acc);
+        for (c0, cb) in super::channel_blocks(out) {
+            for o in c0..c0 + cb {
+                let wo = &packed[c0 * inp * 9 + o - c0..];
+                for y in 0..h {
+                    for x in 0..w {
+                        let mut acc = 0.0f32;
+                        for i in 0..inp {
+                            let s = &src[i * plane..];
+                            let wt = &wo[i * 9 * cb..];
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    acc = s[(y + ky) * row + x + kx]
+                                        .mul_add(wt[(ky * 3 + kx) * cb], acc);
+                                }
                             }
                         }
+                        dst[(o * h + y) * w + x] = acc;
                     }
-                    dst[(o * h + y) * w + x] = acc;
                 }
             }
         }
@@ -1052,9 +1077,6 @@ mod avx2 {
         }
     }
 
-    /// Channel block sizes (at most 12 accumulators in every tile shape used).
-    const BLOCKS: [usize; 5] = [6, 4, 3, 2, 1];
-
     /// See [`super::conv_planes`].
     ///
     /// # Safety
@@ -1082,26 +1104,20 @@ mod avx2 {
             // x0 + cols + 2 <= w + 2, inside the padded row.
             let full = cols == 8 * nv;
             let masks = [mask(cols), mask(cols.saturating_sub(8))];
-            let mut c0 = 0;
-            while c0 < out {
-                let left = out - c0;
-                // Two vectors: up to 3 channels (12 accumulators); one: up to 6.
-                let cap = if nv == 2 { 3 } else { 6 };
-                let cb = *BLOCKS
-                    .iter()
-                    .find(|&&s| s <= left && s <= cap)
-                    .unwrap_or(&1);
+            for (c0, cb) in super::channel_blocks(out) {
+                // Two vectors only with 3 or fewer channels (12 accumulators); one: up to 6.
+                debug_assert!(nv == 1 || cb <= 3);
                 let mut y = 0;
                 while y < h {
                     let rb = 2;
                     // SAFETY: rows y..y+4 of every padded input plane and columns
-                    // x0..x0+cols+2 exist (padded planes are (h+2) x (w+2), h even); weights
-                    // (i, tap, c0..c0+cb) lie inside `packed`; outputs (c0..c0+cb, y..y+2,
+                    // x0..x0+cols+2 exist (padded planes are (h+2) x (w+2), h even); the block
+                    // of weights c0..c0+cb (from c0 * inp * 9) lies inside `packed`; outputs (c0..c0+cb, y..y+2,
                     // x0..x0+cols) inside `dst`.
                     unsafe {
                         let args = (
                             src.as_ptr().add(y * src_row + x0),
-                            packed.as_ptr().add(c0),
+                            packed.as_ptr().add(c0 * inp * 9),
                             dst.as_mut_ptr().add(c0 * h * w + y * w + x0),
                         );
                         macro_rules! run {
@@ -1113,7 +1129,7 @@ mod avx2 {
                                         src_row,
                                         inp,
                                         args.1,
-                                        out,
+                                        cb,
                                         args.2,
                                         h * w,
                                         w,
@@ -1126,7 +1142,7 @@ mod avx2 {
                                         src_row,
                                         inp,
                                         args.1,
-                                        out,
+                                        cb,
                                         args.2,
                                         h * w,
                                         w,
@@ -1149,7 +1165,6 @@ mod avx2 {
                     }
                     y += rb;
                 }
-                c0 += cb;
             }
             x0 += cols;
         }
@@ -1500,8 +1515,35 @@ mod tests {
     }
 
     #[test]
+    fn flipped_packing_is_the_packing_of_the_flipped_weights() {
+        // 11 outputs make blocks of 6, 4 and 1; 7 (the flipped outputs) of 6 and 1.
+        let (out, inp) = (11, 7);
+        let w = values(out * inp * 9, 37);
+        let mut flipped = vec![0.0; w.len()];
+        for o in 0..out {
+            for i in 0..inp {
+                for t in 0..9 {
+                    flipped[(i * out + o) * 9 + t] = w[(o * inp + i) * 9 + 8 - t];
+                }
+            }
+        }
+        assert_eq!(
+            bits(&pack_weights(&w, out, inp, true)),
+            bits(&pack_weights(&flipped, inp, out, false))
+        );
+        let blocks: Vec<_> = channel_blocks(out).collect();
+        assert_eq!(blocks, [(0, 6), (6, 4), (10, 1)]);
+    }
+
+    #[test]
     fn scalar_convolution_is_the_sum_it_defines() {
-        let (h, w, inp, out) = (4, 6, 2, 3);
+        for (inp, out) in [(2, 3), (3, 11)] {
+            convolution_is_the_sum_it_defines(inp, out);
+        }
+    }
+
+    fn convolution_is_the_sum_it_defines(inp: usize, out: usize) {
+        let (h, w) = (4, 6);
         let mut src = values(inp * padded_len(h, w), 3);
         zero_borders(&mut src, inp, h, w);
         let weights = values(out * inp * 9, 5);
