@@ -71,16 +71,22 @@ impl ArmChanges {
     fn shown(&self) -> String {
         self.at
             .iter()
-            .map(|(d, s, _)| format!("{} pts at {d}", pts(s)))
+            .map(|(d, s, _)| format!("{} pts at {d}", in_points(s, true)))
             .collect::<Vec<_>>()
             .join(" and ")
     }
 }
 
-fn pts(s: &Summary) -> String {
+/// `s` in points with its interval, the mean signed (a change) or not (a level).
+fn in_points(s: &Summary, signed: bool) -> String {
+    let mean = 100.0 * s.mean;
+    let mean = if signed {
+        format!("{mean:+.2}")
+    } else {
+        format!("{mean:.2}")
+    };
     format!(
-        "{:+.2} [{:.2}, {:.2}]",
-        100.0 * s.mean,
+        "{mean} [{:.2}, {:.2}]",
         100.0 * s.ci_low(),
         100.0 * s.ci_high()
     )
@@ -144,18 +150,9 @@ pub(super) fn figure4_reading(recs: &Records<'_>) -> Option<String> {
     );
     Some(format!(
         "**What the paper's Figure 4 most likely came from.** Without duplicates the paper code's attack (it perturbs the normalized input and clamps it to [0, 1]) trains the network to {} % clean test accuracy and Madry's PGD to {} %; the paper's {paper_level:.2} % lies {level_words}. {changes} {verdict}\n",
-        pct(&attack0),
-        pct(&madry0),
+        in_points(&attack0, false),
+        in_points(&madry0, false),
     ))
-}
-
-fn pct(s: &Summary) -> String {
-    format!(
-        "{:.2} [{:.2}, {:.2}]",
-        100.0 * s.mean,
-        100.0 * s.ci_low(),
-        100.0 * s.ci_high()
-    )
 }
 
 /// The explanation the intervals leave standing.
