@@ -358,6 +358,10 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
             labelled::unlisted(&labels, &pairs, t).len()
         );
     }
+    print!(
+        "{}",
+        labelled::same_shot_markdown(&labelled::curve(&labels, &pairs, &thresholds), f32::NAN)
+    );
     match labelled::chosen_on_development(&labels, &pairs, labelled::DEVELOPMENT_BUDGET) {
         Some(p) => println!(
             "\nthe development-half rule (the lowest threshold on a grid of 0.005 with at most {} development test images flagged): {:.3}, {} development and {} held-out test images flagged; test->train recall {} (development), {} (held out); within test {}, {}",

@@ -31,6 +31,12 @@ pub struct Labelled {
 }
 
 impl Labelled {
+    /// Whether ciFAIR judged the two images one camera shot (an exact or a near-duplicate,
+    /// judgment 0 or 1), not two different photos that are "very similar" (judgment 2).
+    pub fn same_shot(&self) -> bool {
+        self.judgment <= 1
+    }
+
     /// Whether it belongs to the development half.
     pub fn development(&self) -> bool {
         self.test < DEVELOPMENT_BELOW && (!self.within_test || self.other < DEVELOPMENT_BELOW)
@@ -121,6 +127,12 @@ pub struct Count {
 }
 
 impl Count {
+    /// Counts one more labelled pair, found or not.
+    fn add(&mut self, found: bool) {
+        self.labelled += 1;
+        self.found += usize::from(found);
+    }
+
     /// `found / labelled` in `[0, 1]` (0 for no pair).
     pub fn recall(&self) -> f64 {
         if self.labelled == 0 {
@@ -158,6 +170,13 @@ pub struct Point {
     /// Of them, in the development half (index below [`DEVELOPMENT_BELOW`]) and held out.
     #[serde(default)]
     pub flagged_by_half: [usize; 2],
+    /// Of the test -> training pairs, those ciFAIR judged one camera shot
+    /// ([`Labelled::same_shot`]): development, held out.
+    #[serde(default)]
+    pub same_shot_test_train: [Count; 2],
+    /// Of the test -> test pairs, those judged one camera shot: development, held out.
+    #[serde(default)]
+    pub same_shot_within_test: [Count; 2],
 }
 
 /// Recall of `labelled` when the pairs at or above `threshold` among `pairs` (positions in
@@ -181,18 +200,28 @@ pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Po
         within_test: [Count::default(); 2],
         flagged_test_images: 0,
         flagged_by_half: [0; 2],
+        same_shot_test_train: [Count::default(); 2],
+        same_shot_within_test: [Count::default(); 2],
     };
     for l in labelled {
         let (a, b) = l.positions();
         let found = group_of[a] != usize::MAX && group_of[a] == group_of[b];
         let half = usize::from(!l.development());
-        let count = if l.within_test {
-            &mut point.within_test[half]
+        let (all, same_shot) = if l.within_test {
+            (
+                &mut point.within_test[half],
+                &mut point.same_shot_within_test[half],
+            )
         } else {
-            &mut point.test_train[half]
+            (
+                &mut point.test_train[half],
+                &mut point.same_shot_test_train[half],
+            )
         };
-        count.labelled += 1;
-        count.found += usize::from(found);
+        all.add(found);
+        if l.same_shot() {
+            same_shot.add(found);
+        }
     }
     let with_train: HashSet<usize> = groups
         .iter()
@@ -633,10 +662,64 @@ pub fn curve_markdown(curve: &Curve, threshold: f32, figure: Option<&str>) -> St
             p.flagged_by_half[1],
         );
     }
+    r.push_str(&same_shot_markdown(curve, threshold));
     if let Some(figure) = figure {
         let _ = writeln!(r, "\n![recall against test images flagged]({figure})");
     }
     r.push('\n');
+    r
+}
+
+/// The curve's recall on the pairs ciFAIR judged one camera shot ([`Labelled::same_shot`])
+/// beside its recall on the pairs it judged two different but very similar photos, as a
+/// markdown paragraph and table (the audit's `threshold` in bold).
+pub fn same_shot_markdown(curve: &Curve, threshold: f32) -> String {
+    use std::fmt::Write;
+    let mut r = String::new();
+    let Some(first) = curve.points.first() else {
+        return r;
+    };
+    let _ = writeln!(
+        r,
+        "\nciFAIR judged each pair: an exact or a *near-duplicate* (\"both originated from the same camera shot\", with colour shifts, translations or scaling) or *very similar* (\"the contents of the two images are different\"). The same curve on each kind ({} and {} test -> training pairs, development / held out; {} and {} within the test set):\n",
+        first.same_shot_test_train[0].labelled + first.same_shot_test_train[1].labelled,
+        first.test_train[0].labelled + first.test_train[1].labelled
+            - first.same_shot_test_train[0].labelled
+            - first.same_shot_test_train[1].labelled,
+        first.same_shot_within_test[0].labelled + first.same_shot_within_test[1].labelled,
+        first.within_test[0].labelled + first.within_test[1].labelled
+            - first.same_shot_within_test[0].labelled
+            - first.same_shot_within_test[1].labelled,
+    );
+    let _ = writeln!(
+        r,
+        "| threshold | same shot: test->train, development | same shot: test->train, held out | same shot: within test, dev. / held out | very similar: test->train, dev. / held out | very similar: within test, dev. / held out | test images flagged |"
+    );
+    let _ = writeln!(r, "|---:|---:|---:|---:|---:|---:|---:|");
+    let other = |all: Count, same: Count| Count {
+        labelled: all.labelled - same.labelled,
+        found: all.found - same.found,
+    };
+    for p in &curve.points {
+        let t = if (p.threshold - threshold).abs() < 1e-4 {
+            format!("**{:.3}**", p.threshold)
+        } else {
+            format!("{:.3}", p.threshold)
+        };
+        let _ = writeln!(
+            r,
+            "| {t} | {} | {} | {} / {} | {} / {} | {} / {} | {} |",
+            p.same_shot_test_train[0],
+            p.same_shot_test_train[1],
+            p.same_shot_within_test[0],
+            p.same_shot_within_test[1],
+            other(p.test_train[0], p.same_shot_test_train[0]),
+            other(p.test_train[1], p.same_shot_test_train[1]),
+            other(p.within_test[0], p.same_shot_within_test[0]),
+            other(p.within_test[1], p.same_shot_within_test[1]),
+            p.flagged_test_images,
+        );
+    }
     r
 }
 
@@ -889,6 +972,54 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("(recall.svg)"));
+    }
+
+    #[test]
+    fn recall_is_split_by_the_lists_judgment() {
+        // Test 0 -> train 0 is one camera shot (found), test 1 -> train 1 two similar photos
+        // (not found); held out: test 6000 -> train 2 one shot (not found), test 6001 -> train 3
+        // similar (found); within test: 2 -> 7000 one shot (found).
+        let mut labelled = parse(
+            "TestID,TrainID,Distance,Judgment\n0,0,0.1,1\n1,1,0.1,2\n6000,2,0.1,0\n6001,3,0.2,2\n",
+            false,
+            Path::new("t.csv"),
+        )
+        .unwrap();
+        labelled.extend(
+            parse(
+                "TestID,TrainID,Distance,Judgment\n2,7000,0.1,1\n",
+                true,
+                Path::new("u.csv"),
+            )
+            .unwrap(),
+        );
+        assert!(labelled[0].same_shot() && !labelled[1].same_shot() && labelled[2].same_shot());
+        let pair = |a: usize, b: usize| Pair {
+            a,
+            b,
+            score: 0.9,
+            kind: PairKind::Near,
+            mirror: false,
+        };
+        let pairs = [
+            pair(0, TRAIN_IMAGES),
+            pair(3, TRAIN_IMAGES + 6001),
+            pair(TRAIN_IMAGES + 2, TRAIN_IMAGES + 7000),
+        ];
+        let p = at_threshold(&labelled, &pairs, 0.85);
+        let count = |found, labelled| Count { labelled, found };
+        assert_eq!(p.test_train, [count(1, 2), count(1, 2)]);
+        assert_eq!(p.same_shot_test_train, [count(1, 1), count(0, 1)]);
+        assert_eq!(p.within_test, [count(0, 0), count(1, 1)]);
+        assert_eq!(p.same_shot_within_test, [count(0, 0), count(1, 1)]);
+        let text = same_shot_markdown(&curve(&labelled, &pairs, &[0.85]), 0.85);
+        assert!(text.contains("(2 and 2 test -> training pairs"), "{text}");
+        assert!(
+            text.contains(
+                "| **0.850** | 1/1 (100.0 %) | 0/1 (0.0 %) | 0/0 (0.0 %) / 1/1 (100.0 %) | 0/1 (0.0 %) / 1/1 (100.0 %) | 0/0 (0.0 %) / 0/0 (0.0 %) | 2 |"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
