@@ -153,6 +153,52 @@ fn check_conv(n: usize, cin: usize, cout: usize, side: usize, with_affine: bool,
     }
 }
 
+/// An attack's backward pass (weights and bias detached: only the input gradient) takes its
+/// own route through the direct kernels (each image's gradient convolved as soon as it is
+/// routed); it must give the input gradient of the full backward pass bit for bit, for a
+/// batch of several tasks and a last, short one.
+#[test]
+fn the_input_gradient_alone_is_the_full_passes_bit_for_bit() {
+    for (cin, cout, side, with_affine) in [(3, 32, 32, true), (32, 64, 16, false), (5, 7, 8, true)]
+    {
+        let case = ConvCase::new(19, cin, cout, side, with_affine, 40 + cin as u64);
+        let full = layers::conv_relu_pool(
+            case.x.as_tensor(),
+            case.w.as_tensor(),
+            case.b.as_tensor(),
+            case.affine.as_ref(),
+            Kernels::Fast,
+        )
+        .unwrap();
+        let full = weighted_sum(&full, 7).backward().unwrap();
+        let alone = layers::conv_relu_pool(
+            case.x.as_tensor(),
+            &case.w.as_tensor().detach(),
+            &case.b.as_tensor().detach(),
+            case.affine.as_ref(),
+            Kernels::Fast,
+        )
+        .unwrap();
+        let alone = weighted_sum(&alone, 7).backward().unwrap();
+        let bits = |g: &candle_core::backprop::GradStore| -> Vec<u32> {
+            let v: Vec<f32> = g
+                .get(case.x.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            v.iter().map(|f| f.to_bits()).collect()
+        };
+        assert!(alone.get(case.w.as_tensor()).is_none());
+        assert_eq!(
+            bits(&alone),
+            bits(&full),
+            "cin {cin} cout {cout} side {side}"
+        );
+    }
+}
+
 /// A case CI drew: channel 23's window at pooled (9, 12) holds 0.47214693 and 0.47214687,
 /// so the winner depends on the order of the sums. The random tests must see it as such.
 #[test]
