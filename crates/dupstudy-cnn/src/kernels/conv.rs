@@ -424,62 +424,43 @@ impl ConvReluPool {
         let plane = direct::padded_len(d.h, d.w);
         let (per_image, image_in) = (d.pooled(), d.cin * d.hw());
         let mut gb = vec![0.0f32; d.cout];
-        let mut gw = Vec::new();
+        // Routes image `image`'s pooled gradient into its padded planes `gp` (and its bias
+        // gradient into `gb`).
+        let route = |image: usize, gp: &mut [f32], gb: &mut [f32]| {
+            let pooled = image * per_image..(image + 1) * per_image;
+            let (grad, codes) = (&t.grad[pooled.clone()], &t.codes[pooled]);
+            direct::unpool(grad, codes, d.cout, d.h, d.w, DEAD, gp, gb);
+        };
         if !need_w {
             // Only the input gradient (an attack's pass): each image's routed gradient is
             // convolved as soon as it is written, while its planes are still in cache (the
             // task's eight would not fit in a 1 MiB L2). The same operations in the same
             // order as below, so the same bits.
+            let mut gx = gx;
             direct::with_scratch([d.cout * plane, 0], |gp, _| {
-                let mut gx = gx;
                 for local in 0..t.images {
-                    let image = t.first + local;
-                    direct::unpool(
-                        &t.grad[image * per_image..(image + 1) * per_image],
-                        &t.codes[image * per_image..(image + 1) * per_image],
-                        d.cout,
-                        d.h,
-                        d.w,
-                        DEAD,
-                        gp,
-                        &mut gb,
-                    );
+                    route(t.first + local, gp, &mut gb);
                     if let Some(chunk) = gx.as_deref_mut() {
                         let gxi = &mut chunk[local * image_in..(local + 1) * image_in];
                         direct::conv_planes(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
                     }
                 }
             });
-            return (gw, gb);
+            return (Vec::new(), gb);
         }
-        let lens = [
-            t.images * d.cout * plane,
-            if need_w { t.images * d.cin * plane } else { 0 },
-        ];
+        let mut gw = vec![0.0f32; d.cout * d.cin * 9];
+        let lens = [t.images * d.cout * plane, t.images * d.cin * plane];
         direct::with_scratch(lens, |gpad, xpad| {
             for (local, gp) in gpad.chunks_mut(d.cout * plane).enumerate() {
+                route(t.first + local, gp, &mut gb);
+            }
+            let affine = self.affine_slices();
+            for (local, xp) in xpad.chunks_mut(d.cin * plane).enumerate() {
                 let image = t.first + local;
-                direct::unpool(
-                    &t.grad[image * per_image..(image + 1) * per_image],
-                    &t.codes[image * per_image..(image + 1) * per_image],
-                    d.cout,
-                    d.h,
-                    d.w,
-                    DEAD,
-                    gp,
-                    &mut gb,
-                );
+                let xi = &t.x[image * image_in..(image + 1) * image_in];
+                direct::pad_into(xi, d.cin, d.h, d.w, affine, xp);
             }
-            if need_w {
-                let affine = self.affine_slices();
-                for (local, xp) in xpad.chunks_mut(d.cin * plane).enumerate() {
-                    let image = t.first + local;
-                    let xi = &t.x[image * image_in..(image + 1) * image_in];
-                    direct::pad_into(xi, d.cin, d.h, d.w, affine, xp);
-                }
-                gw = vec![0.0f32; d.cout * d.cin * 9];
-                direct::weight_grad(gpad, xpad, t.images, d.cin, d.cout, d.h, d.w, &mut gw);
-            }
+            direct::weight_grad(gpad, xpad, t.images, d.cin, d.cout, d.h, d.w, &mut gw);
             if let Some(chunk) = gx {
                 for (local, gp) in gpad.chunks(d.cout * plane).enumerate() {
                     let gxi = &mut chunk[local * image_in..(local + 1) * image_in];
