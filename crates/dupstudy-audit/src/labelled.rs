@@ -610,6 +610,15 @@ pub fn cifar10_positions(set: &crate::images::ImageSet, pairs: &[Pair]) -> Optio
     )
 }
 
+/// A table's threshold cell: `at` to three places, in bold when it is the audit's `threshold`.
+fn threshold_cell(at: f32, threshold: f32) -> String {
+    if (at - threshold).abs() < 1e-4 {
+        format!("**{at:.3}**")
+    } else {
+        format!("{at:.3}")
+    }
+}
+
 /// The audit report's section on the labelled list: the recall curve on both halves
 /// against the test images flagged, at the audit's `threshold` in bold; `figure` is the
 /// file name of its drawing, if any.
@@ -645,11 +654,7 @@ pub fn curve_markdown(curve: &Curve, threshold: f32, figure: Option<&str>) -> St
     );
     let _ = writeln!(r, "|---:|---:|---:|---:|---:|---:|---:|");
     for (p, unlisted) in curve.points.iter().zip(&curve.unlisted) {
-        let t = if (p.threshold - threshold).abs() < 1e-4 {
-            format!("**{:.3}**", p.threshold)
-        } else {
-            format!("{:.3}", p.threshold)
-        };
+        let t = threshold_cell(p.threshold, threshold);
         let _ = writeln!(
             r,
             "| {t} | {} | {} | {} | {} | {} ({} / {}) | {unlisted} |",
@@ -701,11 +706,7 @@ pub fn same_shot_markdown(curve: &Curve, threshold: f32) -> String {
         found: all.found - same.found,
     };
     for p in &curve.points {
-        let t = if (p.threshold - threshold).abs() < 1e-4 {
-            format!("**{:.3}**", p.threshold)
-        } else {
-            format!("{:.3}", p.threshold)
-        };
+        let t = threshold_cell(p.threshold, threshold);
         let _ = writeln!(
             r,
             "| {t} | {} | {} | {} / {} | {} / {} | {} / {} | {} |",
