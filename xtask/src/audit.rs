@@ -345,23 +345,21 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
         "| threshold | test->train, development | test->train, held out | within test, development | within test, held out | test images flagged | flagged, not in the list |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for &t in &thresholds {
-        let p = labelled::at_threshold(&labels, &pairs, t);
+    // One pass over the thresholds (ascending) for both tables.
+    let curve = labelled::curve(&labels, &pairs, &thresholds);
+    for (p, unlisted) in curve.points.iter().zip(&curve.unlisted) {
         println!(
-            "| {:.3} | {} | {} | {} | {} | {} | {} |",
-            t,
+            "| {:.3} | {} | {} | {} | {} | {} | {unlisted} |",
+            p.threshold,
             p.test_train[0],
             p.test_train[1],
             p.within_test[0],
             p.within_test[1],
             p.flagged_test_images,
-            labelled::unlisted(&labels, &pairs, t).len()
         );
     }
-    print!(
-        "{}",
-        labelled::same_shot_markdown(&labelled::curve(&labels, &pairs, &thresholds), f32::NAN)
-    );
+    // No threshold is the audit's here, so none is set in bold.
+    print!("{}", labelled::same_shot_markdown(&curve, f32::NAN));
     match labelled::chosen_on_development(&labels, &pairs, labelled::DEVELOPMENT_BUDGET) {
         Some(p) => println!(
             "\nthe development-half rule (the lowest threshold on a grid of 0.005 with at most {} development test images flagged): {:.3}, {} development and {} held-out test images flagged; test->train recall {} (development), {} (held out); within test {}, {}",
