@@ -11,13 +11,14 @@
 //! the weight gradients of the chunks are summed in chunk order, so results do not depend on
 //! the number of threads.
 
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::gemm::{MatRef, matmul, matmul_transposed_dst};
-use super::{cpu_slice, direct, tensor_from_vec};
+use super::{cpu_slice, direct, filled, tensor_from_vec, written};
 
 /// Images per parallel task (fixed, so that reductions are deterministic).
 const IMAGES_PER_TASK: usize = 8;
@@ -241,11 +242,11 @@ struct TaskInput<'a> {
 
 /// Runs `work(first image, outputs, codes)` on the fixed groups of [`IMAGES_PER_TASK`]
 /// images, in parallel (`per_image` pooled outputs and codes per image).
-fn for_each_task(
-    out: &mut [f32],
-    codes: &mut [u8],
+fn for_each_task<O: Send, C: Send>(
+    out: &mut [O],
+    codes: &mut [C],
     per_image: usize,
-    work: impl Fn(usize, &mut [f32], &mut [u8]) + Sync + Send,
+    work: impl Fn(usize, &mut [O], &mut [C]) + Sync + Send,
 ) {
     out.par_chunks_mut(IMAGES_PER_TASK * per_image)
         .zip(codes.par_chunks_mut(IMAGES_PER_TASK * per_image))
@@ -268,12 +269,13 @@ impl ConvReluPool {
         w: &[f32],
         b: &[f32],
         d: Dims,
-        out: &mut [f32],
-        codes: &mut [u8],
+        out: &mut [MaybeUninit<f32>],
+        codes: &mut [MaybeUninit<u8>],
     ) {
         let per_image = d.pooled();
         let weights = MatRef::row_major(w, d.cout, d.k());
         for_each_task(out, codes, per_image, |first, out, codes| {
+            let (out, codes) = (filled(out, 0.0), filled(codes, DEAD));
             let mut cols = vec![0.0f32; d.k() * d.hw()];
             let mut conv = vec![0.0f32; d.cout * d.hw()];
             let images = out.len() / per_image;
@@ -307,8 +309,8 @@ impl ConvReluPool {
         w: &[f32],
         b: &[f32],
         d: Dims,
-        out: &mut [f32],
-        codes: &mut [u8],
+        out: &mut [MaybeUninit<f32>],
+        codes: &mut [MaybeUninit<u8>],
     ) {
         let per_image = d.pooled();
         let packed = direct::pack_weights(w, d.cout, d.cin, false);
@@ -345,8 +347,9 @@ impl ConvReluPool {
         w_data: &[f32],
         d: Dims,
         need_w: bool,
-        mut gx: Option<&mut [f32]>,
+        gx: Option<&mut [MaybeUninit<f32>]>,
     ) -> (Vec<f32>, Vec<f32>) {
+        let mut gx = gx.map(|g| filled(g, 0.0));
         let weights = MatRef::row_major(w_data, d.cout, d.k());
         let (k, hw, per_image, image_in) = (d.k(), d.hw(), d.pooled(), d.cin * d.hw());
         let (ph, pw) = (d.h / 2, d.w / 2);
@@ -419,7 +422,7 @@ impl ConvReluPool {
         flipped: &[f32],
         d: Dims,
         need_w: bool,
-        gx: Option<&mut [f32]>,
+        gx: Option<&mut [MaybeUninit<f32>]>,
     ) -> (Vec<f32>, Vec<f32>) {
         let plane = direct::padded_len(d.h, d.w);
         let (per_image, image_in) = (d.pooled(), d.cin * d.hw());
@@ -442,7 +445,7 @@ impl ConvReluPool {
                     route(t.first + local, gp, &mut gb);
                     if let Some(chunk) = gx.as_deref_mut() {
                         let gxi = &mut chunk[local * image_in..(local + 1) * image_in];
-                        direct::conv_planes(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
+                        direct::conv_planes_into(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
                     }
                 }
             });
@@ -464,7 +467,7 @@ impl ConvReluPool {
             if let Some(chunk) = gx {
                 for (local, gp) in gpad.chunks(d.cout * plane).enumerate() {
                     let gxi = &mut chunk[local * image_in..(local + 1) * image_in];
-                    direct::conv_planes(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
+                    direct::conv_planes_into(gp, d.cout, d.h, d.w, flipped, d.cin, gxi);
                 }
             }
         });
@@ -489,13 +492,23 @@ impl CustomOp3 for ConvReluPool {
         let d = dims(l1, l2, l3)?;
         let (x, w, b) = (cpu_slice(s1, l1)?, cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
         let per_image = d.pooled();
-        let mut out = vec![0.0f32; d.n * per_image];
-        let mut codes = vec![DEAD; d.n * per_image];
-        if self.direct {
-            self.forward_direct(x, w, b, d, &mut out, &mut codes);
-        } else {
-            self.forward_gemm(x, w, b, d, &mut out, &mut codes);
-        }
+        let pooled = d.n * per_image;
+        // SAFETY: either forward pass writes every pooled output and code: its tasks cover
+        // the batch, and each image's outputs and codes are written in full (by
+        // `direct::bias_relu_pool`, or filled first on the im2col path).
+        #[allow(unsafe_code)]
+        let (out, codes) = unsafe {
+            written(pooled, |out| {
+                written(pooled, |codes| {
+                    if self.direct {
+                        self.forward_direct(x, w, b, d, out, codes);
+                    } else {
+                        self.forward_gemm(x, w, b, d, out, codes);
+                    }
+                })
+                .0
+            })
+        };
         *self.codes.lock().unwrap_or_else(|p| p.into_inner()) = codes;
         let shape = if self.flatten {
             Shape::from_dims(&[d.n, per_image])
@@ -532,43 +545,53 @@ impl CustomOp3 for ConvReluPool {
             candle_core::bail!("conv3x3-relu-maxpool2: backward without a matching forward pass");
         }
         let image_in = d.cin * d.hw();
-        let mut gx = if need_x {
-            vec![0.0f32; d.n * image_in]
-        } else {
-            Vec::new()
-        };
         let n_tasks = d.n.div_ceil(IMAGES_PER_TASK);
-        let gx_chunks: Vec<&mut [f32]> = if need_x {
-            gx.chunks_mut(IMAGES_PER_TASK * image_in).collect()
-        } else {
-            Vec::new()
-        };
-        let mut gx_slots: Vec<Option<&mut [f32]>> = gx_chunks.into_iter().map(Some).collect();
-        gx_slots.resize_with(n_tasks, || None);
         let flipped = if self.direct && need_x {
             direct::pack_weights(w_data, d.cout, d.cin, true)
         } else {
             Vec::new()
         };
-        let partials: Vec<(Vec<f32>, Vec<f32>)> = gx_slots
-            .into_par_iter()
-            .enumerate()
-            .map(|(task, gx_chunk)| {
-                let first = task * IMAGES_PER_TASK;
-                let input = TaskInput {
-                    first,
-                    images: IMAGES_PER_TASK.min(d.n - first),
-                    codes: &codes,
-                    grad: g_data,
-                    x: x_data,
-                };
-                if self.direct {
-                    self.task_backward_direct(input, &flipped, d, need_w, gx_chunk)
-                } else {
-                    self.task_backward_gemm(input, w_data, d, need_w, gx_chunk)
-                }
-            })
-            .collect();
+        // The tasks, each with its images' share of the input gradient when it is wanted.
+        let run = |gx: Option<&mut [MaybeUninit<f32>]>| -> Vec<(Vec<f32>, Vec<f32>)> {
+            let mut gx_slots: Vec<Option<&mut [MaybeUninit<f32>]>> = gx
+                .map(|gx| {
+                    gx.chunks_mut(IMAGES_PER_TASK * image_in)
+                        .map(Some)
+                        .collect()
+                })
+                .unwrap_or_default();
+            gx_slots.resize_with(n_tasks, || None);
+            gx_slots
+                .into_par_iter()
+                .enumerate()
+                .map(|(task, gx_chunk)| {
+                    let first = task * IMAGES_PER_TASK;
+                    let input = TaskInput {
+                        first,
+                        images: IMAGES_PER_TASK.min(d.n - first),
+                        codes: &codes,
+                        grad: g_data,
+                        x: x_data,
+                    };
+                    if self.direct {
+                        self.task_backward_direct(input, &flipped, d, need_w, gx_chunk)
+                    } else {
+                        self.task_backward_gemm(input, w_data, d, need_w, gx_chunk)
+                    }
+                })
+                .collect()
+        };
+        let (mut gx, partials) = if need_x {
+            // SAFETY: every task writes its images' input gradients in full (the direct
+            // convolution writes every element of each image's share; the im2col path
+            // fills its share first), and the tasks cover the batch.
+            #[allow(unsafe_code)]
+            unsafe {
+                written(d.n * image_in, |gx| run(Some(gx)))
+            }
+        } else {
+            (Vec::new(), run(None))
+        };
         if let Some(affine) = self.affine.as_ref().filter(|_| need_x) {
             for image in gx.chunks_mut(image_in) {
                 for (ci, plane) in image.chunks_mut(d.hw()).enumerate() {

@@ -51,9 +51,10 @@ impl CustomOp3 for Dense {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (n, input, output) = dims(l1, l2, l3)?;
         let (x, w, b) = (cpu_slice(s1, l1)?, cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
-        let mut y = vec![0.0f32; n * output];
-        for row in y.chunks_mut(output) {
-            row.copy_from_slice(b);
+        // Each row starts as the bias (no zeroing first), and the product adds onto it.
+        let mut y = Vec::with_capacity(n * output);
+        for _ in 0..n {
+            y.extend_from_slice(b);
         }
         matmul(
             &mut y,
@@ -106,12 +107,14 @@ impl CustomOp3 for Dense {
             let x = x.contiguous()?;
             let (x_store, x_layout) = x.storage_and_layout();
             let x_data = storage_slice(&x_store, x_layout)?;
+            // Zeroed by the allocation, so the product adds onto it instead of zeroing it
+            // again (its chains start from the same zeros either way).
             let mut gw = vec![0.0f32; output * input];
             matmul(
                 &mut gw,
                 MatRef::row_major(&g, n, output).t(),
                 MatRef::row_major(x_data, n, input),
-                false,
+                true,
                 threads(),
             );
             Some(tensor_from_vec(gw, weight.shape(), device)?)
@@ -122,12 +125,13 @@ impl CustomOp3 for Dense {
             let w = weight.contiguous()?;
             let (w_store, w_layout) = w.storage_and_layout();
             let w_data = storage_slice(&w_store, w_layout)?;
+            // As for `gw`: zeroed once, by the allocation.
             let mut gx = vec![0.0f32; n * input];
             matmul(
                 &mut gx,
                 MatRef::row_major(&g, n, output),
                 MatRef::row_major(w_data, output, input),
-                false,
+                true,
                 threads(),
             );
             Some(tensor_from_vec(gx, x.shape(), device)?)

@@ -25,7 +25,10 @@
 
 #![allow(unsafe_code)]
 
+use std::mem::MaybeUninit;
+
 use super::gemm::Isa;
+use super::write_only;
 
 /// The instruction set the kernels run on here (the widest this CPU has); every one gives
 /// the same bits.
@@ -174,10 +177,27 @@ pub(crate) fn conv_planes(
     out: usize,
     dst: &mut [f32],
 ) {
+    // SAFETY: the kernels write only values (never an uninitialized one) through it.
+    let dst = unsafe { write_only(dst) };
     conv_planes_on(isa(), src, inp, h, w, packed, out, dst);
 }
 
-/// [`conv_planes`] on the instruction set `on` (which this CPU must have).
+/// [`conv_planes`] into memory that need not be initialized: every element of
+/// `dst[..out * h * w]` is written (the tests start from NaN and compare every element),
+/// so a fresh output needs no zeroing first.
+pub(crate) fn conv_planes_into(
+    src: &[f32],
+    inp: usize,
+    h: usize,
+    w: usize,
+    packed: &[f32],
+    out: usize,
+    dst: &mut [MaybeUninit<f32>],
+) {
+    conv_planes_on(isa(), src, inp, h, w, packed, out, dst);
+}
+
+/// [`conv_planes_into`] on the instruction set `on` (which this CPU must have).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_planes_on(
     on: Isa,
@@ -187,7 +207,7 @@ pub(crate) fn conv_planes_on(
     w: usize,
     packed: &[f32],
     out: usize,
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
 ) {
     assert!(h.is_multiple_of(2), "conv_planes needs an even height");
     assert!(
@@ -257,7 +277,8 @@ pub(crate) fn weight_grad_on(
 
 /// Bias, ReLU and 2 x 2 max-pooling of `channels` planes `h x w` in `conv`, into `out`
 /// (`channels x h/2 x w/2`) and the winner codes (0..=3 in row-major window order, the first
-/// maximum winning; `dead` where the result was not positive).
+/// maximum winning; `dead` where the result was not positive). Every element of
+/// `out[..pooled]` and `codes[..pooled]` is written, so they need not be initialized.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn bias_relu_pool(
     conv: &[f32],
@@ -266,8 +287,8 @@ pub(crate) fn bias_relu_pool(
     h: usize,
     w: usize,
     dead: u8,
-    out: &mut [f32],
-    codes: &mut [u8],
+    out: &mut [MaybeUninit<f32>],
+    codes: &mut [MaybeUninit<u8>],
 ) {
     bias_relu_pool_on(isa(), conv, bias, channels, h, w, dead, out, codes);
 }
@@ -282,8 +303,8 @@ pub(crate) fn bias_relu_pool_on(
     h: usize,
     w: usize,
     dead: u8,
-    out: &mut [f32],
-    codes: &mut [u8],
+    out: &mut [MaybeUninit<f32>],
+    codes: &mut [MaybeUninit<u8>],
 ) {
     let pooled = channels * (h / 2) * (w / 2);
     assert!(conv.len() >= channels * h * w && bias.len() >= channels);
@@ -353,6 +374,8 @@ pub(crate) fn unpool_on(
 #[allow(clippy::needless_range_loop)]
 mod avx512 {
     use std::arch::x86_64::*;
+
+    use std::mem::MaybeUninit;
 
     use super::padded_len;
 
@@ -472,7 +495,7 @@ mod avx512 {
         w: usize,
         packed: &[f32],
         out: usize,
-        dst: &mut [f32],
+        dst: &mut [MaybeUninit<f32>],
     ) {
         let (src_plane, src_row) = (padded_len(h, w), w + 2);
         let mut x0 = 0;
@@ -502,7 +525,7 @@ mod avx512 {
                                 inp,
                                 packed.as_ptr().add(c0 * inp * 9),
                                 cb,
-                                dst.as_mut_ptr().add(c0 * h * w + y * w + x0),
+                                dst.as_mut_ptr().cast::<f32>().add(c0 * h * w + y * w + x0),
                                 h * w,
                                 w
                             )
@@ -654,8 +677,8 @@ mod avx512 {
         h: usize,
         w: usize,
         dead: u8,
-        out: &mut [f32],
-        codes: &mut [u8],
+        out: &mut [MaybeUninit<f32>],
+        codes: &mut [MaybeUninit<u8>],
     ) {
         let (ph, pw) = (h / 2, w / 2);
         let (even, odd) = (index(EVEN), index(ODD));
@@ -695,7 +718,7 @@ mod avx512 {
                         let alive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(value, zero);
                         let keep = mask(m);
                         _mm512_mask_storeu_ps(
-                            out.as_mut_ptr().add(at),
+                            out.as_mut_ptr().cast::<f32>().add(at),
                             keep,
                             _mm512_maskz_mov_ps(alive, value),
                         );
@@ -803,6 +826,8 @@ fn reduce16(a: &[f32; 16]) -> f32 {
 // Lanes, taps and channels are indexed by their numbers.
 #[allow(clippy::needless_range_loop)]
 pub(crate) mod scalar {
+    use std::mem::MaybeUninit;
+
     use super::{padded_len, reduce16};
 
     /// See [`super::conv_planes`].
@@ -813,7 +838,7 @@ pub(crate) mod scalar {
         w: usize,
         packed: &[f32],
         out: usize,
-        dst: &mut [f32],
+        dst: &mut [MaybeUninit<f32>],
     ) {
         let (plane, row) = (padded_len(h, w), w + 2);
         for (c0, cb) in super::channel_blocks(out) {
@@ -832,7 +857,7 @@ pub(crate) mod scalar {
                                 }
                             }
                         }
-                        dst[(o * h + y) * w + x] = acc;
+                        dst[(o * h + y) * w + x].write(acc);
                     }
                 }
             }
@@ -898,8 +923,8 @@ pub(crate) mod scalar {
         h: usize,
         w: usize,
         dead: u8,
-        out: &mut [f32],
-        codes: &mut [u8],
+        out: &mut [MaybeUninit<f32>],
+        codes: &mut [MaybeUninit<u8>],
     ) {
         let (ph, pw) = (h / 2, w / 2);
         for c in 0..channels {
@@ -916,11 +941,13 @@ pub(crate) mod scalar {
                     }
                     let value = best + bias[c];
                     let at = (c * ph + py) * pw + px;
-                    if value > 0.0 {
-                        (out[at], codes[at]) = (value, code);
+                    let (value, code) = if value > 0.0 {
+                        (value, code)
                     } else {
-                        (out[at], codes[at]) = (0.0, dead);
-                    }
+                        (0.0, dead)
+                    };
+                    out[at].write(value);
+                    codes[at].write(code);
                 }
             }
         }
@@ -967,6 +994,8 @@ pub(crate) mod scalar {
 #[allow(clippy::needless_range_loop)]
 mod avx2 {
     use std::arch::x86_64::*;
+
+    use std::mem::MaybeUninit;
 
     use super::{padded_len, reduce16};
 
@@ -1089,7 +1118,7 @@ mod avx2 {
         w: usize,
         packed: &[f32],
         out: usize,
-        dst: &mut [f32],
+        dst: &mut [MaybeUninit<f32>],
     ) {
         let (src_plane, src_row) = (padded_len(h, w), w + 2);
         // Blocks of 8 columns x 6 channels hold two input vectors, one weight and 12
@@ -1118,7 +1147,7 @@ mod avx2 {
                         let args = (
                             src.as_ptr().add(y * src_row + x0),
                             packed.as_ptr().add(c0 * inp * 9),
-                            dst.as_mut_ptr().add(c0 * h * w + y * w + x0),
+                            dst.as_mut_ptr().cast::<f32>().add(c0 * h * w + y * w + x0),
                         );
                         macro_rules! run {
                             ($nv:literal, $cb:literal, $masks:expr) => {
@@ -1267,8 +1296,8 @@ mod avx2 {
         h: usize,
         w: usize,
         dead: u8,
-        out: &mut [f32],
-        codes: &mut [u8],
+        out: &mut [MaybeUninit<f32>],
+        codes: &mut [MaybeUninit<u8>],
     ) {
         let (ph, pw) = (h / 2, w / 2);
         let dead_code = _mm256_set1_epi32(i32::from(dead));
@@ -1315,7 +1344,7 @@ mod avx2 {
                         let alive = _mm256_cmp_ps::<_CMP_GT_OQ>(value, zero);
                         let kept = _mm256_and_ps(alive, value);
                         let code = _mm256_blendv_epi8(dead_code, code, _mm256_castps_si256(alive));
-                        let o = out.as_mut_ptr().add(at);
+                        let o = out.as_mut_ptr().cast::<f32>().add(at);
                         if m == 8 {
                             _mm256_storeu_ps(o, kept);
                         } else {
@@ -1324,7 +1353,7 @@ mod avx2 {
                         let mut lanes = [0i32; 8];
                         _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), code);
                         for (dst, &lane) in codes[at..at + m].iter_mut().zip(&lanes) {
-                            *dst = lane as u8;
+                            dst.write(lane as u8);
                         }
                     }
                     p0 += 8;
@@ -1476,13 +1505,19 @@ mod tests {
                 let pooled = values(out * (h / 2) * (w / 2), 23);
                 let codes_in: Vec<u8> = (0..pooled.len()).map(|i| [0, 1, 2, 3, 9][i % 5]).collect();
                 let run = |on: Isa| {
+                    // Outputs start as NaN (codes as 77), so an element a path leaves
+                    // unwritten differs from the scalar definition's.
                     let mut dst = vec![f32::NAN; out * h * w];
-                    conv_planes_on(on, &src, inp, h, w, &packed, out, &mut dst);
+                    // SAFETY (here and below): the kernels write only values.
+                    let dst_w = unsafe { write_only(&mut dst) };
+                    conv_planes_on(on, &src, inp, h, w, &packed, out, dst_w);
                     let mut gw = values(out * inp * 9, 29);
                     weight_grad_on(on, &g, &x, images, inp, out, h, w, &mut gw);
                     let mut pool = vec![f32::NAN; pooled.len()];
                     let mut codes = vec![77u8; pooled.len()];
-                    bias_relu_pool_on(on, &conv, &bias, out, h, w, 9, &mut pool, &mut codes);
+                    let (pool_w, codes_w) =
+                        unsafe { (write_only(&mut pool), write_only(&mut codes)) };
+                    bias_relu_pool_on(on, &conv, &bias, out, h, w, 9, pool_w, codes_w);
                     let mut gpad = vec![f32::NAN; out * padded_len(h, w)];
                     let mut gb = values(out, 31);
                     unpool_on(on, &pooled, &codes_in, out, h, w, 9, &mut gpad, &mut gb);
@@ -1549,7 +1584,10 @@ mod tests {
         let weights = values(out * inp * 9, 5);
         let packed = pack_weights(&weights, out, inp, false);
         let mut dst = vec![0.0; out * h * w];
-        scalar::conv_planes(&src, inp, h, w, &packed, out, &mut dst);
+        // SAFETY: the kernel writes only values.
+        scalar::conv_planes(&src, inp, h, w, &packed, out, unsafe {
+            write_only(&mut dst)
+        });
         let row = w + 2;
         for o in 0..out {
             for y in 0..h {

@@ -11,6 +11,8 @@ pub(crate) mod dense;
 pub(crate) mod direct;
 pub(crate) mod gemm;
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, Device, Layout, Shape, Storage, Tensor};
 
 pub use conv::InputAffine;
@@ -90,4 +92,45 @@ pub(crate) fn tensor_from_vec(
     device: &Device,
 ) -> candle_core::Result<Tensor> {
     Tensor::from_vec(data, shape, device)
+}
+
+/// A vector of `len` values that `write` initializes, without zeroing them first: a
+/// convolution's outputs and input gradients are megabytes a pass, and zeroing memory the
+/// kernels then overwrite cost about 3 % of an attack's step (measured on a Zen 4).
+///
+/// # Safety
+/// `write` must initialize every one of the `len` elements it is given.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn written<T, R>(
+    len: usize,
+    write: impl FnOnce(&mut [MaybeUninit<T>]) -> R,
+) -> (Vec<T>, R) {
+    let mut values = Vec::with_capacity(len);
+    let result = write(&mut values.spare_capacity_mut()[..len]);
+    // SAFETY: the caller guarantees that `write` initialized the first `len` elements, and
+    // the capacity is at least `len`.
+    unsafe { values.set_len(len) };
+    (values, result)
+}
+
+/// Initializes every element of `slots` to `value` and returns them as values (for code
+/// that accumulates into its output instead of writing every element once).
+#[allow(unsafe_code)]
+pub(crate) fn filled<T: Copy>(slots: &mut [MaybeUninit<T>], value: T) -> &mut [T] {
+    for slot in slots.iter_mut() {
+        slot.write(value);
+    }
+    // SAFETY: every element was just initialized, and `MaybeUninit<T>` has `T`'s layout.
+    unsafe { &mut *(std::ptr::from_mut(slots) as *mut [T]) }
+}
+
+/// Views values as slots a kernel writes through.
+///
+/// # Safety
+/// Nothing written through the result may be uninitialized (`MaybeUninit::uninit()`): the
+/// slice's values must stay values.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn write_only<T>(values: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout; the caller writes only values.
+    unsafe { &mut *(std::ptr::from_mut(values) as *mut [MaybeUninit<T>]) }
 }
