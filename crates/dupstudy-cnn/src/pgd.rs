@@ -136,7 +136,7 @@ pub fn attack(
     seed: u64,
 ) -> Result<Adversarial> {
     config.validate()?;
-    let frozen = model.frozen();
+    let frozen = model.frozen()?;
     let (start, low, high, forward): (Tensor, Tensor, Tensor, Forward) = match config.space {
         AttackSpace::Pixels => {
             let eps = f64::from(config.epsilon);

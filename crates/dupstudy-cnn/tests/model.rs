@@ -350,3 +350,39 @@ fn logits_agree_with_predict_and_mirror_flips_the_image() {
         "the mirror is another query"
     );
 }
+
+#[test]
+fn a_frozen_model_is_a_snapshot_with_the_live_models_bits() {
+    let (varmap, model) = Cnn::init(&ModelConfig::adversarial(), 5, &Device::Cpu).unwrap();
+    let (x, labels) = random_batch(3, 9);
+    let frozen = model.frozen().unwrap();
+    // Logits and input gradient through the packed dense weights, bit for bit those of the
+    // live model (whose products pack at every pass).
+    let outputs = |m: &Cnn| {
+        let input = Var::from_tensor(&x).unwrap();
+        let logits = m.logits(input.as_tensor(), false).unwrap();
+        let loss = layers::cross_entropy(&logits, &labels).unwrap();
+        let grad = loss.backward().unwrap();
+        let gx = grad.get(input.as_tensor()).unwrap();
+        let bits = |t: &Tensor| -> Vec<u32> {
+            let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            v.iter().map(|f| f.to_bits()).collect()
+        };
+        (bits(&logits), bits(gx))
+    };
+    assert_eq!(outputs(&frozen), outputs(&model));
+    let embedding = |m: &Cnn| m.embedding(&x).unwrap().to_vec2::<f32>().unwrap();
+    assert_eq!(embedding(&frozen), embedding(&model));
+    // Updating the model's parameters in place does not reach the snapshot.
+    let before = frozen.logits(&x, false).unwrap().to_vec2::<f32>().unwrap();
+    for var in varmap.all_vars() {
+        var.set(&var.as_tensor().affine(0.5, 0.01).unwrap())
+            .unwrap();
+    }
+    let live = model.logits(&x, false).unwrap().to_vec2::<f32>().unwrap();
+    assert_ne!(live, before, "the update changed the live model");
+    assert_eq!(
+        frozen.logits(&x, false).unwrap().to_vec2::<f32>().unwrap(),
+        before
+    );
+}

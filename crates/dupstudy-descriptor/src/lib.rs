@@ -281,7 +281,7 @@ pub fn train(set: &ImageSet, params: &DescriptorParams, progress: &dyn Progress)
         tracing::info!(epoch, accuracy = stats.accuracy, "descriptor epoch done");
     }
     progress.finish();
-    Ok(trainer.model().frozen())
+    Ok(trainer.model().frozen()?)
 }
 
 /// Every image of `set` described by `model`'s hidden layer, unit length.

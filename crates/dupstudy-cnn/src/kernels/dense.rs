@@ -1,14 +1,46 @@
 //! `y = x W^T + b`, optionally followed by ReLU, as one candle custom op with its own
 //! backward pass (gradients only for arguments that need them).
 
+use std::sync::Arc;
+
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::gemm::{MatRef, matmul};
+use super::gemm::{MatRef, PackedRhs, matmul, matmul_packed};
 use super::{cpu_slice, storage_slice, tensor_from_vec, threads};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Dense {
     relu: bool,
+    /// The weights packed beforehand (a frozen model's), else packed by every product.
+    packed: Option<Arc<PackedDense>>,
+}
+
+/// A layer's weights `(out, in)` packed once for both of its products: `W^T` for the
+/// forward pass and `W` for the input gradient. A frozen model's dense layers keep one, so
+/// an attack's ten forward and backward passes do not pack four megabytes each (the same
+/// copies, so the same bits).
+#[derive(Debug)]
+pub(crate) struct PackedDense {
+    forward: PackedRhs,
+    backward: PackedRhs,
+}
+
+impl PackedDense {
+    /// Packs `weight` `(out, in)`.
+    ///
+    /// # Errors
+    /// A weight that is not a contiguous 2-D `f32` tensor on the CPU.
+    pub(crate) fn new(weight: &Tensor) -> candle_core::Result<Self> {
+        let (output, input) = weight.dims2()?;
+        let weight = weight.contiguous()?;
+        let (store, layout) = weight.storage_and_layout();
+        let w = storage_slice(&store, layout)?;
+        let w = MatRef::row_major(w, output, input);
+        Ok(Self {
+            forward: PackedRhs::new(w.t(), threads()),
+            backward: PackedRhs::new(w, threads()),
+        })
+    }
 }
 
 /// Applies the op: `x` `(n, in)`, `weight` `(out, in)` (PyTorch's layout), `bias` `(out,)`.
@@ -18,7 +50,26 @@ pub(crate) fn dense(
     bias: &Tensor,
     relu: bool,
 ) -> candle_core::Result<Tensor> {
-    x.apply_op3(weight, bias, Dense { relu })
+    x.apply_op3(weight, bias, Dense { relu, packed: None })
+}
+
+/// [`dense`] with `weight` packed beforehand: `packed` must hold `weight`'s values (it is
+/// used when its shape fits, and `weight` itself otherwise).
+pub(crate) fn dense_packed(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    relu: bool,
+    packed: Arc<PackedDense>,
+) -> candle_core::Result<Tensor> {
+    x.apply_op3(
+        weight,
+        bias,
+        Dense {
+            relu,
+            packed: Some(packed),
+        },
+    )
 }
 
 fn dims(x: &Layout, w: &Layout, b: &Layout) -> candle_core::Result<(usize, usize, usize)> {
@@ -56,13 +107,19 @@ impl CustomOp3 for Dense {
         for _ in 0..n {
             y.extend_from_slice(b);
         }
-        matmul(
-            &mut y,
-            MatRef::row_major(x, n, input),
-            MatRef::row_major(w, output, input).t(),
-            true,
-            threads(),
-        );
+        let x = MatRef::row_major(x, n, input);
+        match self.packed.as_deref() {
+            Some(p) if p.forward.has_shape(input, output) => {
+                matmul_packed(&mut y, x, &p.forward, true, threads());
+            }
+            _ => matmul(
+                &mut y,
+                x,
+                MatRef::row_major(w, output, input).t(),
+                true,
+                threads(),
+            ),
+        }
         if self.relu {
             y.iter_mut().for_each(|v| *v = v.max(0.0));
         }
@@ -122,18 +179,26 @@ impl CustomOp3 for Dense {
             None
         };
         let grad_x = if need_x {
-            let w = weight.contiguous()?;
-            let (w_store, w_layout) = w.storage_and_layout();
-            let w_data = storage_slice(&w_store, w_layout)?;
             // As for `gw`: zeroed once, by the allocation.
             let mut gx = vec![0.0f32; n * input];
-            matmul(
-                &mut gx,
-                MatRef::row_major(&g, n, output),
-                MatRef::row_major(w_data, output, input),
-                true,
-                threads(),
-            );
+            let g = MatRef::row_major(&g, n, output);
+            match self.packed.as_deref() {
+                Some(p) if p.backward.has_shape(output, input) => {
+                    matmul_packed(&mut gx, g, &p.backward, true, threads());
+                }
+                _ => {
+                    let w = weight.contiguous()?;
+                    let (w_store, w_layout) = w.storage_and_layout();
+                    let w_data = storage_slice(&w_store, w_layout)?;
+                    matmul(
+                        &mut gx,
+                        g,
+                        MatRef::row_major(w_data, output, input),
+                        true,
+                        threads(),
+                    );
+                }
+            }
             Some(tensor_from_vec(gx, x.shape(), device)?)
         } else {
             None

@@ -190,6 +190,86 @@ pub(crate) fn matmul_transposed_dst(
     product(dst, rhs.t(), lhs.t(), accumulate, threads, Isa::detect());
 }
 
+/// A right operand packed once into the product's panels, for many products with the same
+/// matrix (a frozen layer's weights: an attack's ten passes). Packing copies, so a product
+/// with it gives the bits of [`matmul`] with the matrix it was packed from.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedRhs {
+    panels: Vec<f32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl PackedRhs {
+    /// Packs `rhs` (on up to `threads` threads).
+    ///
+    /// # Panics
+    /// If the view reaches outside its slice (a programming error inside this crate).
+    pub(crate) fn new(rhs: MatRef<'_>, threads: usize) -> Self {
+        assert!(rhs.in_bounds(), "matrix view out of bounds");
+        let mut panels = vec![0.0; rhs.cols.div_ceil(PANEL) * rhs.rows * PANEL];
+        pack_panels(rhs, &mut panels, threads);
+        Self {
+            panels,
+            rows: rhs.rows,
+            cols: rhs.cols,
+        }
+    }
+
+    /// Whether this is a packed `rows x cols` matrix.
+    pub(crate) fn has_shape(&self, rows: usize, cols: usize) -> bool {
+        (self.rows, self.cols) == (rows, cols)
+    }
+}
+
+/// As [`matmul`], with the right operand packed beforehand: the same chains, the same bits.
+///
+/// # Panics
+/// As [`matmul`].
+pub(crate) fn matmul_packed(
+    dst: &mut [f32],
+    lhs: MatRef<'_>,
+    rhs: &PackedRhs,
+    accumulate: bool,
+    threads: usize,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "inner dimensions differ");
+    assert_eq!(dst.len(), m * n, "destination has the wrong size");
+    assert!(lhs.in_bounds(), "matrix view out of bounds");
+    if !nothing_to_multiply(dst, m, k, n, accumulate) {
+        on_panels(dst, lhs, &rhs.panels, n, accumulate, threads, Isa::detect());
+    }
+}
+
+/// Handles the products without arithmetic (an empty side, or an empty inner dimension:
+/// zeros, or `dst` unchanged with `accumulate`); `true` if it was one.
+fn nothing_to_multiply(dst: &mut [f32], m: usize, k: usize, n: usize, accumulate: bool) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(0.0);
+        }
+        return true;
+    }
+    false
+}
+
+/// Copies `rhs` into zero-padded panels of [`PANEL`] columns, each `k x PANEL` row-major,
+/// in parallel (one panel a task). Copies do no arithmetic.
+fn pack_panels(rhs: MatRef<'_>, b: &mut [f32], threads: usize) {
+    let (k, panels) = (rhs.rows, rhs.cols.div_ceil(PANEL));
+    let pack = |(q, panel): (usize, &mut [f32])| pack_panel(rhs, q * PANEL, panel);
+    let chunks = b.chunks_mut(k * PANEL).enumerate();
+    if threads > 1 && panels > 1 {
+        chunks.collect::<Vec<_>>().into_par_iter().for_each(pack);
+    } else {
+        chunks.for_each(pack);
+    }
+}
+
 fn product(
     dst: &mut [f32],
     lhs: MatRef<'_>,
@@ -205,18 +285,29 @@ fn product(
         lhs.in_bounds() && rhs.in_bounds(),
         "matrix view out of bounds"
     );
-    if m == 0 || n == 0 {
+    if nothing_to_multiply(dst, m, k, n, accumulate) {
         return;
     }
+    let mut b = PackBuffer::take(n.div_ceil(PANEL) * k * PANEL);
+    pack_panels(rhs, &mut b.0, threads);
+    on_panels(dst, lhs, &b.0, n, accumulate, threads, isa);
+}
+
+/// The product of `lhs` (`m x k`) and the packed `k x n` right operand `b` into `dst`.
+fn on_panels(
+    dst: &mut [f32],
+    lhs: MatRef<'_>,
+    b: &[f32],
+    n: usize,
+    accumulate: bool,
+    threads: usize,
+    isa: Isa,
+) {
+    let (m, k) = (lhs.rows, lhs.cols);
     if !accumulate {
         dst.fill(0.0);
     }
-    if k == 0 {
-        return;
-    }
-    // The left operand row-major (m x k), read in place when it is; the right one copied
-    // into zero-padded panels of PANEL columns, each k x PANEL row-major, packed in
-    // parallel (one panel a task). Copies do no arithmetic.
+    // The left operand row-major (m x k), read in place when it is.
     let packed_lhs;
     let a: &[f32] = if lhs.col_stride == 1 && lhs.row_stride == k {
         &lhs.data[..m * k]
@@ -225,15 +316,6 @@ fn product(
         &packed_lhs
     };
     let panels = n.div_ceil(PANEL);
-    let mut b = PackBuffer::take(panels * k * PANEL);
-    let pack = |(q, panel): (usize, &mut [f32])| pack_panel(rhs, q * PANEL, panel);
-    let chunks = b.0.chunks_mut(k * PANEL).enumerate();
-    if threads > 1 && panels > 1 {
-        chunks.collect::<Vec<_>>().into_par_iter().for_each(pack);
-    } else {
-        chunks.for_each(pack);
-    }
-    let b = &b.0;
     let tile_rows = isa.tile_rows();
     let work = |(block, rows): (usize, &mut [f32])| {
         let first = block * TASK_ROWS;
