@@ -25,8 +25,14 @@ use clap::Parser;
 use crate::flags::{Cli, Command};
 
 fn main() -> Result<()> {
-    // Training steps reuse their large buffers instead of faulting in fresh pages.
+    // Training steps reuse their large buffers instead of faulting in fresh pages, and
+    // candle's idle workers sleep instead of taking a core from the kernels' threads.
     dupstudy_cnn::alloc::keep_freed_memory();
+    // SAFETY: the first thing `main` does: no other thread runs yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        dupstudy_cnn::alloc::park_idle_candle_workers();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

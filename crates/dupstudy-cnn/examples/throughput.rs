@@ -86,6 +86,11 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: the first thing `main` does: no other thread runs yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        dupstudy_cnn::alloc::park_idle_candle_workers();
+    }
     let args = Args::parse();
     dupstudy_cnn::alloc::keep_freed_memory();
     // candle reads RAYON_NUM_THREADS on every operation; set it for a child process rather
