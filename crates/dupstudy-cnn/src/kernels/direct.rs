@@ -138,6 +138,23 @@ pub(crate) fn zero_borders(dst: &mut [f32], channels: usize, h: usize, w: usize)
     }
 }
 
+/// The `n` (at most 16) winner codes from `at`, then `dead` up to 16 bytes, for the vector
+/// unpooling. A whole row of 16 or 8 codes is copied as a fixed-size array (vector moves):
+/// a copy of `n` bytes would call `memcpy` once for every 8 or 16 pooled gradients.
+#[inline(always)]
+fn code_block(codes: &[u8], at: usize, n: usize, dead: u8) -> [u8; 16] {
+    let mut block = [dead; 16];
+    match n {
+        16 => block = codes[at..at + 16].try_into().expect("16 codes"),
+        8 => {
+            let head: &mut [u8; 8] = (&mut block[..8]).try_into().expect("8 bytes");
+            *head = codes[at..at + 8].try_into().expect("8 codes");
+        }
+        _ => block[..n].copy_from_slice(&codes[at..at + n]),
+    }
+    block
+}
+
 /// Per-thread scratch buffers reused across calls, so that a training step does not
 /// allocate (and fault in) fresh pages for every layer's work. Contents are stale: users
 /// write every element they read.
@@ -763,9 +780,7 @@ mod avx512 {
                     let m = pw - p0;
                     let keep = mask(m);
                     let at = (c * ph + py) * pw + p0;
-                    let mut code_bytes = [dead; 16];
-                    let n = m.min(16);
-                    code_bytes[..n].copy_from_slice(&codes[at..at + n]);
+                    let code_bytes = super::code_block(codes, at, m.min(16), dead);
                     // SAFETY: pooled gradients at..at+m are inside `g` (masked); padded rows
                     // 2py+1 and 2py+2, columns 1+2*p0 .. 1+2*(p0+m), inside plane c of `gpad`
                     // (masked).
@@ -1390,8 +1405,7 @@ mod avx2 {
                 while p0 < pw {
                     let m = (pw - p0).min(8);
                     let at = (c * ph + py) * pw + p0;
-                    let mut code_bytes = [dead; 16];
-                    code_bytes[..m].copy_from_slice(&codes[at..at + m]);
+                    let code_bytes = super::code_block(codes, at, m, dead);
                     // SAFETY: pooled gradients at..at+m are inside `g` (masked when short);
                     // padded rows 2py+1 and 2py+2, columns 1+2*p0 .. 1+2*(p0+m), inside plane
                     // c of `gpad` (masked when short).
