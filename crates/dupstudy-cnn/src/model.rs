@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::ModelConfig;
 use crate::error::{CnnError, Result};
 use crate::kernels::dense::{PackedDense, dense_packed};
+use crate::kernels::tape::Tape;
 use crate::kernels::{InputAffine, Kernels};
 use crate::layers;
 
@@ -211,6 +212,55 @@ impl Cnn {
     pub fn logits_normalized(&self, z: &Tensor, train: bool) -> Result<Tensor> {
         check_input(z)?;
         self.head(z, None, train)
+    }
+
+    /// The gradient of the mean cross-entropy against `labels` (`(n,)` u32) with respect to
+    /// the input `x`: pixels in `[0, 1]`, or inputs already normalized with `normalized`
+    /// (what [`Cnn::logits`] and [`Cnn::logits_normalized`] read), in evaluation mode. What
+    /// an attack asks for at every step. On a frozen model ([`Cnn::frozen`]) on the CPU's
+    /// fast kernels it runs the layers' own backward functions without candle's graph,
+    /// whose backward pass zero-fills an accumulator for every gradient (about 5 % of a
+    /// PGD step); the bits are candle's (the golden test pins them). Elsewhere it is
+    /// candle's backward pass.
+    ///
+    /// # Errors
+    /// [`CnnError::InputShape`] for another shape; tensor failures.
+    pub fn input_gradient(&self, x: &Tensor, labels: &Tensor, normalized: bool) -> Result<Tensor> {
+        check_input(x)?;
+        if let Some(packed) = self.packed_dense.as_ref().filter(|_| x.device().is_cpu()) {
+            let (p, k) = (&self.params, self.kernels);
+            let affine = (!normalized).then(|| self.affine.clone());
+            let direct = k.direct_convolutions();
+            let mut tape = Tape::default();
+            let h = tape.conv(x, &p[0], &p[1], affine, false, direct)?;
+            let h = tape.conv(&h, &p[2], &p[3], None, true, direct)?;
+            let h = tape.dense(&h, &p[4], &p[5], true, Some(Arc::clone(&packed[0])))?;
+            let logits = tape.dense(&h, &p[6], &p[7], false, Some(Arc::clone(&packed[1])))?;
+            // The loss's gradient with respect to the logits from candle (a graph of
+            // n x 10 tensors), then the layers' backward functions.
+            let logits = Var::from_tensor(&logits)?;
+            let loss = layers::cross_entropy(logits.as_tensor(), labels)?;
+            let grad = loss.backward()?.remove(logits.as_tensor()).ok_or_else(|| {
+                CnnError::InvalidParameter {
+                    name: "labels",
+                    message: "the loss does not depend on the logits".into(),
+                }
+            })?;
+            return Ok(tape.input_gradient(grad)?);
+        }
+        let input = Var::from_tensor(x)?;
+        let logits = if normalized {
+            self.logits_normalized(input.as_tensor(), false)?
+        } else {
+            self.logits(input.as_tensor(), false)?
+        };
+        let loss = layers::cross_entropy(&logits, labels)?;
+        loss.backward()?
+            .remove(input.as_tensor())
+            .ok_or_else(|| CnnError::InvalidParameter {
+                name: "input",
+                message: "the loss does not depend on the input".into(),
+            })
     }
 
     /// The hidden layer's activations (after its ReLU, no dropout) for pixels `x` in

@@ -1,12 +1,11 @@
 //! L-infinity projected gradient descent (Madry et al., 2018).
 
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CnnError, Result};
-use crate::layers;
 use crate::model::Cnn;
 
 /// Which space the attack perturbs and clamps.
@@ -96,9 +95,6 @@ impl PgdConfig {
     }
 }
 
-/// A forward pass: from pixels or from normalized inputs.
-type Forward = fn(&Cnn, &Tensor) -> Result<Tensor>;
-
 /// An adversarial batch, in the space the model must read it from.
 #[derive(Debug, Clone)]
 pub enum Adversarial {
@@ -137,12 +133,13 @@ pub fn attack(
 ) -> Result<Adversarial> {
     config.validate()?;
     let frozen = model.frozen()?;
-    let (start, low, high, forward): (Tensor, Tensor, Tensor, Forward) = match config.space {
+    let normalized = config.space == AttackSpace::PaperNormalizedClamp;
+    let (start, low, high) = match config.space {
         AttackSpace::Pixels => {
             let eps = f64::from(config.epsilon);
             let low = (x - eps)?.clamp(0f32, 1f32)?;
             let high = (x + eps)?.clamp(0f32, 1f32)?;
-            (x.clone(), low, high, |m, t| m.logits(t, false))
+            (x.clone(), low, high)
         }
         AttackSpace::PaperNormalizedClamp => {
             let z = model.normalize(x)?;
@@ -150,7 +147,7 @@ pub fn attack(
             // clamp(z0 + clamp(z - z0, -eps, eps), 0, 1) == clamp(z, max(z0 - eps, 0), min(z0 + eps, 1))
             let low = (&z - eps)?.clamp(0f32, 1f32)?;
             let high = (&z + eps)?.clamp(0f32, 1f32)?;
-            (z, low, high, |m, t| m.logits_normalized(t, false))
+            (z, low, high)
         }
     };
     let mut current = if config.random_start {
@@ -165,20 +162,11 @@ pub fn attack(
         start.clone()
     };
     for _ in 0..config.steps {
-        let var = Var::from_tensor(&current)?;
-        let logits = forward(&frozen, var.as_tensor())?;
-        let loss = layers::cross_entropy(&logits, labels)?;
-        let grads = loss.backward()?;
-        let grad = grads
-            .get(var.as_tensor())
-            .ok_or_else(|| CnnError::InvalidParameter {
-                name: "PGD input",
-                message: "the loss does not depend on the input".into(),
-            })?;
-        current = match signed_step_cpu(var.as_tensor(), grad, config.step_size, &low, &high)? {
+        let grad = frozen.input_gradient(&current, labels, normalized)?;
+        current = match signed_step_cpu(&current, &grad, config.step_size, &low, &high)? {
             Some(next) => next,
             None => {
-                let stepped = (var.as_tensor() + (grad.sign()? * f64::from(config.step_size))?)?;
+                let stepped = (&current + (grad.sign()? * f64::from(config.step_size))?)?;
                 stepped.maximum(&low)?.minimum(&high)?.detach()
             }
         };

@@ -386,3 +386,35 @@ fn a_frozen_model_is_a_snapshot_with_the_live_models_bits() {
         before
     );
 }
+
+#[test]
+fn a_frozen_models_input_gradient_has_candles_bits() {
+    // The frozen model runs the layers' backward functions without candle's graph; the live
+    // model runs candle's backward pass. Both kernel sets, both input spaces, both networks.
+    let bits = |t: &Tensor| -> Vec<u32> {
+        let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        v.iter().map(|f| f.to_bits()).collect()
+    };
+    for config in [ModelConfig::adversarial(), ModelConfig::standard()] {
+        for kernels in [dupstudy_cnn::Kernels::Fast, dupstudy_cnn::Kernels::Portable] {
+            let (_, mut model) = Cnn::init(&config, 11, &Device::Cpu).unwrap();
+            model.set_kernels(kernels);
+            let frozen = model.frozen().unwrap();
+            let (x, labels) = random_batch(9, 21);
+            for normalized in [false, true] {
+                let live = model.input_gradient(&x, &labels, normalized).unwrap();
+                let taped = frozen.input_gradient(&x, &labels, normalized).unwrap();
+                assert_eq!(live.dims(), x.dims());
+                assert!(
+                    bits(&live).iter().any(|&b| b != 0),
+                    "a zero gradient proves nothing"
+                );
+                assert_eq!(
+                    bits(&taped),
+                    bits(&live),
+                    "{kernels:?}, normalized {normalized}"
+                );
+            }
+        }
+    }
+}

@@ -98,16 +98,7 @@ pub(crate) fn conv_relu_pool(
     flatten: bool,
     direct: bool,
 ) -> candle_core::Result<Tensor> {
-    x.apply_op3(
-        weight,
-        bias,
-        ConvReluPool {
-            affine,
-            flatten,
-            direct,
-            codes: Mutex::new(Vec::new()),
-        },
-    )
+    x.apply_op3(weight, bias, ConvReluPool::new(affine, flatten, direct))
 }
 
 fn im2col(x: &[f32], d: Dims, affine: Option<&InputAffine>, cols: &mut [f32]) {
@@ -526,7 +517,32 @@ impl CustomOp3 for ConvReluPool {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (need_x, need_w, need_b) = (x.track_op(), weight.track_op(), bias.track_op());
+        let need = [x.track_op(), weight.track_op(), bias.track_op()];
+        self.backward(x, weight, bias, grad_res, need)
+    }
+}
+
+impl ConvReluPool {
+    /// The op itself, for a caller that keeps it (its winner codes) for [`Self::backward`].
+    pub(crate) fn new(affine: Option<InputAffine>, flatten: bool, direct: bool) -> Self {
+        Self {
+            affine,
+            flatten,
+            direct,
+            codes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The gradients of the input, the weights and the bias that `need` asks for, given the
+    /// gradient of the output of the last forward pass.
+    pub(crate) fn backward(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        grad_res: &Tensor,
+        [need_x, need_w, need_b]: [bool; 3],
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         if !(need_x || need_w || need_b) {
             return Ok((None, None, None));
         }

@@ -134,7 +134,28 @@ impl CustomOp3 for Dense {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (need_x, need_w, need_b) = (x.track_op(), weight.track_op(), bias.track_op());
+        let need = [x.track_op(), weight.track_op(), bias.track_op()];
+        self.backward(x, weight, bias, res, grad_res, need)
+    }
+}
+
+impl Dense {
+    /// The op itself, for a caller that runs its passes without candle's graph.
+    pub(crate) fn new(relu: bool, packed: Option<Arc<PackedDense>>) -> Self {
+        Self { relu, packed }
+    }
+
+    /// The gradients of the input, the weights and the bias that `need` asks for, given the
+    /// op's output `res` and its gradient.
+    pub(crate) fn backward(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+        [need_x, need_w, need_b]: [bool; 3],
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         if !(need_x || need_w || need_b) {
             return Ok((None, None, None));
         }

@@ -10,6 +10,7 @@ pub(crate) mod conv;
 pub(crate) mod dense;
 pub(crate) mod direct;
 pub(crate) mod gemm;
+pub(crate) mod tape;
 
 use std::mem::MaybeUninit;
 
