@@ -195,8 +195,7 @@ pub(crate) fn conv_planes(
     dst: &mut [f32],
 ) {
     // SAFETY: the kernels write only values (never an uninitialized one) through it.
-    let dst = unsafe { write_only(dst) };
-    conv_planes_on(isa(), src, inp, h, w, packed, out, dst);
+    conv_planes_into(src, inp, h, w, packed, out, unsafe { write_only(dst) });
 }
 
 /// [`conv_planes`] into memory that need not be initialized: every element of
