@@ -227,15 +227,11 @@ impl Cnn {
     /// [`CnnError::InputShape`] for another shape; tensor failures.
     pub fn input_gradient(&self, x: &Tensor, labels: &Tensor, normalized: bool) -> Result<Tensor> {
         check_input(x)?;
-        if let Some(packed) = self.packed_dense.as_ref().filter(|_| x.device().is_cpu()) {
-            let (p, k) = (&self.params, self.kernels);
-            let affine = (!normalized).then(|| self.affine.clone());
-            let direct = k.direct_convolutions();
+        if self.packed_dense.is_some() && x.device().is_cpu() {
+            let affine = (!normalized).then_some(&self.affine);
             let mut tape = Tape::default();
-            let h = tape.conv(x, &p[0], &p[1], affine, false, direct)?;
-            let h = tape.conv(&h, &p[2], &p[3], None, true, direct)?;
-            let h = tape.dense(&h, &p[4], &p[5], true, Some(Arc::clone(&packed[0])))?;
-            let logits = tape.dense(&h, &p[6], &p[7], false, Some(Arc::clone(&packed[1])))?;
+            let h = self.trunk(&mut tape, x, affine)?;
+            let logits = LayerRunner::dense(&mut tape, self, &h, 1, false)?;
             // The loss's gradient with respect to the logits from candle (a graph of
             // n x 10 tensors), then the layers' backward functions.
             let logits = Var::from_tensor(&logits)?;
@@ -271,22 +267,30 @@ impl Cnn {
     /// [`CnnError::InputShape`] for another shape.
     pub fn embedding(&self, x: &Tensor) -> Result<Tensor> {
         check_input(x)?;
-        let (p, k) = (&self.params, self.kernels);
-        let h = layers::conv_relu_pool(x, &p[0], &p[1], Some(&self.affine), k)?;
-        let h = layers::conv_relu_pool_flat(&h, &p[2], &p[3], k)?;
-        self.dense(0, &h, true)
+        self.trunk(&mut Graph, x, Some(&self.affine))
     }
 
     /// The network after the optional input normalization `affine`.
     fn head(&self, x: &Tensor, affine: Option<&InputAffine>, train: bool) -> Result<Tensor> {
-        let (p, k) = (&self.params, self.kernels);
-        let h = layers::conv_relu_pool(x, &p[0], &p[1], affine, k)?;
-        let h = layers::conv_relu_pool_flat(&h, &p[2], &p[3], k)?;
-        let mut h = self.dense(0, &h, true)?;
+        let mut h = self.trunk(&mut Graph, x, affine)?;
         if train && let Some(rate) = self.config.dropout.filter(|&r| r > 0.0) {
             h = self.dropout(&h, rate)?;
         }
         self.dense(1, &h, false)
+    }
+
+    /// The layers up to the hidden one's activations (after its ReLU, before dropout), run
+    /// by `runner`: the one list of layers that [`Cnn::head`], [`Cnn::embedding`] and the
+    /// attack's tape in [`Cnn::input_gradient`] all follow.
+    fn trunk(
+        &self,
+        runner: &mut impl LayerRunner,
+        x: &Tensor,
+        affine: Option<&InputAffine>,
+    ) -> Result<Tensor> {
+        let h = runner.conv(self, x, 0, affine, false)?;
+        let h = runner.conv(self, &h, 1, None, true)?;
+        runner.dense(self, &h, 0, true)
     }
 
     /// Dense layer `layer` (0: the hidden one, 1: the output), with its packed weights when
@@ -405,5 +409,71 @@ impl ModuleT for Cnn {
     fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         self.logits(xs, train)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))
+    }
+}
+
+/// How [`Cnn::trunk`] runs a layer: convolution `layer` (0 or 1; `flatten` emits the rows a
+/// dense layer reads) and dense layer `layer` (0: the hidden one, 1: the output).
+trait LayerRunner {
+    fn conv(
+        &mut self,
+        model: &Cnn,
+        x: &Tensor,
+        layer: usize,
+        affine: Option<&InputAffine>,
+        flatten: bool,
+    ) -> Result<Tensor>;
+    fn dense(&mut self, model: &Cnn, x: &Tensor, layer: usize, relu: bool) -> Result<Tensor>;
+}
+
+/// candle's ops (a graph when an input or a parameter wants gradients).
+struct Graph;
+
+impl LayerRunner for Graph {
+    fn conv(
+        &mut self,
+        model: &Cnn,
+        x: &Tensor,
+        layer: usize,
+        affine: Option<&InputAffine>,
+        flatten: bool,
+    ) -> Result<Tensor> {
+        let (w, b, k) = (
+            &model.params[2 * layer],
+            &model.params[2 * layer + 1],
+            model.kernels,
+        );
+        if flatten {
+            layers::conv_relu_pool_flat(x, w, b, k)
+        } else {
+            layers::conv_relu_pool(x, w, b, affine, k)
+        }
+    }
+
+    fn dense(&mut self, model: &Cnn, x: &Tensor, layer: usize, relu: bool) -> Result<Tensor> {
+        model.dense(layer, x, relu)
+    }
+}
+
+/// The fast kernels, recorded for the layers' own backward functions (a frozen model's
+/// attack; its dense layers with their packed weights).
+impl LayerRunner for Tape {
+    fn conv(
+        &mut self,
+        model: &Cnn,
+        x: &Tensor,
+        layer: usize,
+        affine: Option<&InputAffine>,
+        flatten: bool,
+    ) -> Result<Tensor> {
+        let (w, b) = (&model.params[2 * layer], &model.params[2 * layer + 1]);
+        let direct = model.kernels.direct_convolutions();
+        Ok(Tape::conv(self, x, w, b, affine.cloned(), flatten, direct)?)
+    }
+
+    fn dense(&mut self, model: &Cnn, x: &Tensor, layer: usize, relu: bool) -> Result<Tensor> {
+        let (w, b) = (&model.params[4 + 2 * layer], &model.params[5 + 2 * layer]);
+        let packed = model.packed_dense.as_ref().map(|p| Arc::clone(&p[layer]));
+        Ok(Tape::dense(self, x, w, b, relu, packed)?)
     }
 }
