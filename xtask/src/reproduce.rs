@@ -363,10 +363,36 @@ fn render_partial(out: &Path, plans: &Plans, revision: &str) -> Result<PathBuf> 
         } else {
             md.push_str(&finished.table.to_markdown());
         }
+        md.push_str(&cells_table(&finished.cells));
     }
     let path = out.join("PARTIAL.md");
     write_atomic(&path, md.as_bytes())?;
     Ok(path)
+}
+
+/// The plan's cells in order, each finished one with its wall time, CPU and revision, the
+/// others marked as still to run.
+fn cells_table(cells: &[dupstudy_study::driver::CellProgress]) -> String {
+    let left = cells.iter().filter(|c| c.ran.is_none()).count();
+    let mut md = format!(
+        "\nIts cells in plan order ({} finished, {left} to run; minutes of wall time, including any earlier run a cell resumed):\n\n| cell | minutes | machine | revision |\n|---|---:|---|---|\n",
+        cells.len() - left
+    );
+    for cell in cells {
+        match &cell.ran {
+            Some(ran) => md.push_str(&format!(
+                "| `{}` | {:.0} | {} | {} |\n",
+                cell.id,
+                ran.seconds / 60.0,
+                ran.machine
+                    .as_ref()
+                    .map_or_else(|| "not recorded".to_string(), |m| m.describe()),
+                ran.revision.as_deref().map_or("not recorded", |r| r)
+            )),
+            None => md.push_str(&format!("| `{}` | to run | | |\n", cell.id)),
+        }
+    }
+    md
 }
 
 fn read_plans(out: &Path) -> Result<Plans> {

@@ -184,6 +184,28 @@ pub struct Finished {
     pub finished: usize,
     /// Cells in the plan.
     pub total: usize,
+    /// Every cell of the plan in plan order, with where and how long it ran once finished.
+    pub cells: Vec<CellProgress>,
+}
+
+/// One planned cell of a run in progress.
+#[derive(Debug, Clone)]
+pub struct CellProgress {
+    /// The cell id.
+    pub id: String,
+    /// Where and how long it ran; `None` while it is still to run.
+    pub ran: Option<Ran>,
+}
+
+/// The provenance of a finished cell, as its record keeps it.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// Wall time in seconds, including any earlier run it resumed.
+    pub seconds: f64,
+    /// The code revision that computed it, when the record keeps one.
+    pub revision: Option<String>,
+    /// The CPU that computed it, when the record keeps one.
+    pub machine: Option<crate::manifest::Machine>,
 }
 
 /// Summarizes the cells of `plan` finished under `out` so far, for a look at a long run in
@@ -197,10 +219,17 @@ pub fn summarize_finished<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Re
     let cells = study.cells(plan);
     let total = cells.len();
     let mut records: Vec<CellRecord<S::Cell, S::Result>> = Vec::new();
+    let mut progress = Vec::with_capacity(total);
     for cell in cells {
-        if let Some(record) = store.load(&study.cell_id(&cell)?)? {
-            records.push(record);
-        }
+        let id = study.cell_id(&cell)?;
+        let record: Option<CellRecord<S::Cell, S::Result>> = store.load(&id)?;
+        let ran = record.as_ref().map(|r| Ran {
+            seconds: r.seconds,
+            revision: r.revision.clone(),
+            machine: r.machine.clone(),
+        });
+        progress.push(CellProgress { id, ran });
+        records.extend(record);
     }
     let finished = records.len();
     let table = if records.is_empty() {
@@ -212,6 +241,7 @@ pub fn summarize_finished<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Re
         table,
         finished,
         total,
+        cells: progress,
     })
 }
 

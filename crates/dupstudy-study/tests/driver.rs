@@ -211,6 +211,27 @@ fn two_workers_share_the_cells_and_each_computes_some() {
     assert!(driver::summarize(&study, &plan, &out).is_err());
     let partial = driver::summarize_finished(&study, &plan, &out).unwrap();
     assert_eq!((partial.finished, partial.total), (3, 4));
+    let ids: Vec<String> = cells.iter().map(|c| c.id().unwrap()).collect();
+    assert_eq!(
+        partial
+            .cells
+            .iter()
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>(),
+        ids,
+        "every planned cell, in plan order"
+    );
+    for cell in &partial.cells {
+        match &cell.ran {
+            None => assert_eq!(cell.id, gone),
+            Some(ran) => {
+                assert_ne!(cell.id, gone);
+                assert_eq!(ran.revision.as_deref(), Some("test"));
+                assert!(ran.seconds > 0.0);
+                assert!(ran.machine.is_some());
+            }
+        }
+    }
     assert!(
         partial
             .table
