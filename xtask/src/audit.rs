@@ -360,6 +360,21 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
     }
     // No threshold is the audit's here, so none is set in bold.
     print!("{}", labelled::same_shot_markdown(&curve, f32::NAN));
+    // Split by ciFAIR's distance at the thresholds asked for (the grid's lowest otherwise).
+    let banded: Vec<f32> = if args.thresholds.is_empty() {
+        curve
+            .points
+            .first()
+            .map(|p| p.threshold)
+            .into_iter()
+            .collect()
+    } else {
+        curve.points.iter().map(|p| p.threshold).collect()
+    };
+    print!(
+        "{}",
+        labelled::by_distance_markdown(&labels, &pairs, &banded)
+    );
     match labelled::chosen_on_development(&labels, &pairs, labelled::DEVELOPMENT_BUDGET) {
         Some(p) => println!(
             "\nthe development-half rule (the lowest threshold on a grid of 0.005 with at most {} development test images flagged): {:.3}, {} development and {} held-out test images flagged; test->train recall {} (development), {} (held out); within test {}, {}",

@@ -18,7 +18,7 @@ pub const DEVELOPMENT_BELOW: usize = 5_000;
 pub const TRAIN_IMAGES: usize = 50_000;
 
 /// One labelled pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Labelled {
     /// The test image.
     pub test: usize,
@@ -28,6 +28,10 @@ pub struct Labelled {
     pub within_test: bool,
     /// ciFAIR's judgment: 0 exact, 1 near-duplicate, 2 very similar.
     pub judgment: u8,
+    /// The list's `Distance` column: how far apart the two images lie in the feature space
+    /// of the network ciFAIR searched with (0.076-0.245 in its CIFAR-10 lists).
+    #[serde(default)]
+    pub distance: f32,
 }
 
 impl Labelled {
@@ -90,11 +94,22 @@ pub fn parse(text: &str, within_test: bool, file: &Path) -> Result<Vec<Labelled>
         let test = number(0, "TestID", 10_000)?;
         let other = number(1, "TrainID", limit(within_test))?;
         let judgment = number(3, "Judgment", 3)? as u8;
+        let distance = fields
+            .get(2)
+            .and_then(|f| f.parse::<f32>().ok())
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .ok_or_else(|| {
+                bad(
+                    k + 2,
+                    format!("Distance must be a finite number >= 0: `{line}`"),
+                )
+            })?;
         out.push(Labelled {
             test,
             other,
             within_test,
             judgment,
+            distance,
         });
     }
     Ok(out)
@@ -182,18 +197,7 @@ pub struct Point {
 /// Recall of `labelled` when the pairs at or above `threshold` among `pairs` (positions in
 /// a 60,000-image CIFAR-10 audit) are grouped.
 pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Point {
-    let kept: Vec<Pair> = pairs
-        .iter()
-        .copied()
-        .filter(|p| p.score >= threshold)
-        .collect();
-    let groups = group_pairs(TRAIN_IMAGES + 10_000, &kept);
-    let mut group_of = vec![usize::MAX; TRAIN_IMAGES + 10_000];
-    for (g, members) in groups.iter().enumerate() {
-        for &i in members {
-            group_of[i] = g;
-        }
-    }
+    let (groups, group_of) = grouped(pairs, threshold);
     let mut point = Point {
         threshold,
         test_train: [Count::default(); 2],
@@ -204,8 +208,7 @@ pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Po
         same_shot_within_test: [Count::default(); 2],
     };
     for l in labelled {
-        let (a, b) = l.positions();
-        let found = group_of[a] != usize::MAX && group_of[a] == group_of[b];
+        let found = found(&group_of, l);
         let half = usize::from(!l.development());
         let (all, same_shot) = if l.within_test {
             (
@@ -235,6 +238,104 @@ pub fn at_threshold(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Po
         .count();
     point.flagged_by_half = [development, with_train.len() - development];
     point
+}
+
+/// The groups of the pairs at or above `threshold` among `pairs` (positions in a
+/// 60,000-image CIFAR-10 audit), and each image's group (`usize::MAX` for none).
+fn grouped(pairs: &[Pair], threshold: f32) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let kept: Vec<Pair> = pairs
+        .iter()
+        .copied()
+        .filter(|p| p.score >= threshold)
+        .collect();
+    let groups = group_pairs(TRAIN_IMAGES + 10_000, &kept);
+    let mut group_of = vec![usize::MAX; TRAIN_IMAGES + 10_000];
+    for (g, members) in groups.iter().enumerate() {
+        for &i in members {
+            group_of[i] = g;
+        }
+    }
+    (groups, group_of)
+}
+
+/// Whether the audit put both images of `l` in one group.
+fn found(group_of: &[usize], l: &Labelled) -> bool {
+    let (a, b) = l.positions();
+    group_of[a] != usize::MAX && group_of[a] == group_of[b]
+}
+
+/// The upper edges of the bands of ciFAIR's own distance that [`by_distance`] counts
+/// recall in (the lists run from 0.076 to 0.245; the last band is open above).
+pub const DISTANCE_EDGES: [f32; 4] = [0.15, 0.18, 0.20, 0.22];
+
+/// Recall of the labelled pairs whose ciFAIR distance lies in one band.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DistanceBand {
+    /// The band's lower edge (inclusive; 0 for the first band).
+    pub from: f32,
+    /// Its upper edge (exclusive; infinite for the last band).
+    pub below: f32,
+    /// Test -> training pairs in it: development, held out.
+    pub test_train: [Count; 2],
+    /// Test -> test pairs in it: development, held out.
+    pub within_test: [Count; 2],
+}
+
+/// Recall at `threshold` split by the bands of [`DISTANCE_EDGES`] of the list's own
+/// distance: whether the pairs the audit misses are those ciFAIR's network also held far
+/// apart.
+pub fn by_distance(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Vec<DistanceBand> {
+    let (_, group_of) = grouped(pairs, threshold);
+    let mut edges = vec![0.0];
+    edges.extend(DISTANCE_EDGES);
+    edges.push(f32::INFINITY);
+    let mut bands: Vec<DistanceBand> = edges
+        .windows(2)
+        .map(|w| DistanceBand {
+            from: w[0],
+            below: w[1],
+            test_train: [Count::default(); 2],
+            within_test: [Count::default(); 2],
+        })
+        .collect();
+    for l in labelled {
+        let band = DISTANCE_EDGES
+            .iter()
+            .take_while(|&&e| l.distance >= e)
+            .count();
+        let half = usize::from(!l.development());
+        let count = if l.within_test {
+            &mut bands[band].within_test[half]
+        } else {
+            &mut bands[band].test_train[half]
+        };
+        count.add(found(&group_of, l));
+    }
+    bands
+}
+
+/// [`by_distance`] at each of `thresholds`, as a markdown table (a band's rows grouped by
+/// threshold).
+pub fn by_distance_markdown(labelled: &[Labelled], pairs: &[Pair], thresholds: &[f32]) -> String {
+    use std::fmt::Write;
+    let mut r = String::from(
+        "\nRecall by the list's own distance (how far apart ciFAIR's network held the two images; its lists stop at 0.245):\n\n| threshold | ciFAIR distance | test->train, development | test->train, held out | within test, development | within test, held out |\n|---:|---|---:|---:|---:|---:|\n",
+    );
+    for &t in thresholds {
+        for band in by_distance(labelled, pairs, t) {
+            let range = if band.below.is_infinite() {
+                format!(">= {:.2}", band.from)
+            } else {
+                format!("{:.2}-{:.2}", band.from, band.below)
+            };
+            let _ = writeln!(
+                r,
+                "| {t:.3} | {range} | {} | {} | {} | {} |",
+                band.test_train[0], band.test_train[1], band.within_test[0], band.within_test[1],
+            );
+        }
+    }
+    r
 }
 
 /// A test image the audit pairs with a training image although the labelled list names no
@@ -1021,6 +1122,58 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn recall_is_split_by_the_lists_distance() {
+        // Development: test 0 -> train 0 at distance 0.1 (found), test 1 -> train 1 at 0.21
+        // (not found); held out: test 6000 -> train 2 at 0.24 (found).
+        let labelled = parse(
+            "TestID,TrainID,Distance,Judgment\n0,0,0.1,1\n1,1,0.21,1\n6000,2,0.24,2\n",
+            false,
+            Path::new("t.csv"),
+        )
+        .unwrap();
+        assert!((labelled[1].distance - 0.21).abs() < 1e-6);
+        let pair = |a: usize, b: usize, score: f32| Pair {
+            a,
+            b,
+            score,
+            kind: PairKind::Near,
+            mirror: false,
+        };
+        let pairs = [
+            pair(0, TRAIN_IMAGES, 0.9),
+            pair(2, TRAIN_IMAGES + 6000, 0.8),
+        ];
+        let bands = by_distance(&labelled, &pairs, 0.85);
+        assert_eq!(bands.len(), DISTANCE_EDGES.len() + 1);
+        let count = |found, labelled| Count { labelled, found };
+        assert_eq!(bands[0].test_train, [count(1, 1), count(0, 0)]);
+        assert_eq!(bands[3].test_train, [count(0, 1), count(0, 0)]);
+        assert_eq!(bands[4].test_train, [count(0, 0), count(0, 1)]);
+        assert!(bands[4].below.is_infinite());
+        // Lower the threshold and the held-out pair joins.
+        assert_eq!(
+            by_distance(&labelled, &pairs, 0.8)[4].test_train[1],
+            count(1, 1)
+        );
+        let text = by_distance_markdown(&labelled, &pairs, &[0.85]);
+        assert!(
+            text.contains("| 0.850 | 0.00-0.15 | 1/1 (100.0 %) | 0/0 (0.0 %) |"),
+            "{text}"
+        );
+        assert!(text.contains("| 0.850 | >= 0.22 |"), "{text}");
+        for bad in ["x", "-0.1", "NaN"] {
+            let e = parse(
+                &format!("TestID,TrainID,Distance,Judgment\n0,0,{bad},1\n"),
+                false,
+                Path::new("t.csv"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("line 2") && e.contains("Distance"), "{e}");
+        }
     }
 
     #[test]
