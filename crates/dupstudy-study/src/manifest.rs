@@ -63,7 +63,8 @@ pub struct Machine {
     pub family: Option<u32>,
     /// `model`.
     pub model: Option<u32>,
-    /// The microarchitecture where the family and extensions tell it (AMD only).
+    /// The microarchitecture where the family, model and extensions tell it (AMD; Intel's
+    /// server and desktop models this project has run on).
     pub microarchitecture: Option<String>,
     /// Cache sizes of CPU 0, e.g. `L1d 32K`, `L2 1024K`.
     pub caches: Vec<String>,
@@ -100,8 +101,21 @@ impl Machine {
     /// One line for reports: `AMD EPYC (Zen 4, family 25 model 17; L2 1024K)`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(arch) = &self.microarchitecture {
-            parts.push(arch.clone());
+        // Records from before a model was named get its name from the same table.
+        let arch = self.microarchitecture.clone().or_else(|| {
+            microarchitecture(
+                &self.vendor,
+                self.family,
+                self.model,
+                // `direct (avx512f)`, or `direct AVX-512` in older manifests.
+                self.cnn_kernels
+                    .to_ascii_lowercase()
+                    .replace('-', "")
+                    .contains("avx512"),
+            )
+        });
+        if let Some(arch) = arch {
+            parts.push(arch);
         }
         if let (Some(f), Some(m)) = (self.family, self.model) {
             parts.push(format!("family {f} model {m}"));
@@ -119,7 +133,8 @@ impl Machine {
     }
 }
 
-/// AMD's family numbers: 25 is Zen 3 or Zen 4 (only Zen 4 has AVX-512), 26 Zen 5.
+/// AMD's family numbers: 25 is Zen 3 or Zen 4 (only Zen 4 has AVX-512), 26 Zen 5; Intel's
+/// family 6 by model (where one model number is one microarchitecture).
 fn microarchitecture(
     vendor: &str,
     family: Option<u32>,
@@ -135,6 +150,15 @@ fn microarchitecture(
         }),
         ("AuthenticAMD", Some(25)) => Some(if avx512 { "Zen 4" } else { "Zen 3" }.into()),
         ("AuthenticAMD", Some(26)) => Some("Zen 5".into()),
+        ("GenuineIntel", Some(6)) => match model? {
+            106 | 108 => Some("Ice Lake".into()),
+            143 => Some("Sapphire Rapids".into()),
+            167 => Some("Rocket Lake".into()),
+            173 => Some("Granite Rapids".into()),
+            207 => Some("Emerald Rapids".into()),
+            // 85 is Skylake-SP, Cascade Lake or Cooper Lake: the model alone does not say.
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -265,6 +289,36 @@ mod tests {
             microarchitecture("GenuineIntel", Some(6), Some(85), true),
             None
         );
+        assert_eq!(
+            microarchitecture("GenuineIntel", Some(6), Some(106), true).as_deref(),
+            Some("Ice Lake")
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_name_is_described_by_its_family_and_model() {
+        let machine = Machine {
+            cpu: "Intel(R) Xeon(R) Processor @ 2.80GHz".into(),
+            vendor: "GenuineIntel".into(),
+            family: Some(6),
+            model: Some(106),
+            microarchitecture: None,
+            caches: vec!["L1d 48K".into(), "L2 1280K".into()],
+            cnn_kernels: "direct (avx512f)".into(),
+        };
+        assert_eq!(
+            machine.describe(),
+            "Intel(R) Xeon(R) Processor @ 2.80GHz (Ice Lake, family 6 model 106; L2 1280K)"
+        );
+        let zen = Machine {
+            cpu: "AMD EPYC".into(),
+            vendor: "AuthenticAMD".into(),
+            family: Some(25),
+            model: Some(1),
+            cnn_kernels: "direct (avx2+fma)".into(),
+            ..machine
+        };
+        assert!(zen.describe().contains("(Zen 3, family 25 model 1;"));
     }
 
     #[test]
