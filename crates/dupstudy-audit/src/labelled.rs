@@ -888,6 +888,17 @@ mod tests {
     use super::*;
     use crate::audit::PairKind;
 
+    /// A near pair of positions `a`, `b` at `score`, not mirrored.
+    fn pair(a: usize, b: usize, score: f32) -> Pair {
+        Pair {
+            a,
+            b,
+            score,
+            kind: PairKind::Near,
+            mirror: false,
+        }
+    }
+
     #[test]
     fn unlisted_keeps_the_best_training_partner_of_test_images_the_list_lacks() {
         let labelled = parse(
@@ -896,13 +907,6 @@ mod tests {
             Path::new("t.csv"),
         )
         .unwrap();
-        let pair = |a: usize, b: usize, score: f32| Pair {
-            a,
-            b,
-            score,
-            kind: PairKind::Near,
-            mirror: false,
-        };
         let pairs = [
             pair(9, TRAIN_IMAGES + 3, 0.9),                 // listed: left out
             pair(4, TRAIN_IMAGES + 5, 0.82),                // unlisted
@@ -1135,13 +1139,6 @@ mod tests {
         )
         .unwrap();
         assert!((labelled[1].distance - 0.21).abs() < 1e-6);
-        let pair = |a: usize, b: usize, score: f32| Pair {
-            a,
-            b,
-            score,
-            kind: PairKind::Near,
-            mirror: false,
-        };
         let pairs = [
             pair(0, TRAIN_IMAGES, 0.9),
             pair(2, TRAIN_IMAGES + 6000, 0.8),
@@ -1229,13 +1226,6 @@ mod tests {
         .unwrap();
         assert!(!within[0].development());
         let all: Vec<Labelled> = labelled.into_iter().chain(within).collect();
-        let pair = |a, b, score| Pair {
-            a,
-            b,
-            score,
-            kind: PairKind::Near,
-            mirror: false,
-        };
         // 10 -> 7 directly; 6000 -> 8 through a chain; test 1 and 6001 not paired.
         let pairs = [pair(7, 50_010, 0.9), pair(8, 9, 0.85), pair(9, 56_000, 0.7)];
         let p = at_threshold(&all, &pairs, 0.8);
