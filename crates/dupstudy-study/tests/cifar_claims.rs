@@ -613,6 +613,19 @@ fn plans_validate_d_rates_through_the_sampler() {
 /// The adversarial section's closing paragraph for both arms, where `madry(d)` and
 /// `attack(d)` give each arm's clean accuracy at D-rate `d` (a wobble added).
 fn figure4_paragraph(seeds: u64, madry: fn(f64) -> f64, attack: fn(f64) -> f64) -> String {
+    // A wobble that moves with the seed and the D-rate, so the paired changes spread.
+    let wobbled = |arm: fn(f64) -> f64| {
+        move |d: f64, seed: u64| arm(d) + wobble(seed + (d / 30.0) as u64) / 4.0
+    };
+    figure4_paragraph_by_seed(seeds, wobbled(madry), wobbled(attack))
+}
+
+/// The same, where `madry(d, seed)` and `attack(d, seed)` give each cell's clean accuracy.
+fn figure4_paragraph_by_seed(
+    seeds: u64,
+    madry: impl Fn(f64, u64) -> f64,
+    attack: impl Fn(f64, u64) -> f64,
+) -> String {
     let plan = Plan::from_series(
         setting(Network::Adversarial),
         &[
@@ -623,16 +636,12 @@ fn figure4_paragraph(seeds: u64, madry: fn(f64) -> f64, attack: fn(f64) -> f64) 
     )
     .unwrap();
     let recs = records(&plan, |c| {
-        let arm = if c.variant == Variant::PaperAttack {
-            attack
+        let clean = if c.variant == Variant::PaperAttack {
+            attack(c.d_rate, c.seed)
         } else {
-            madry
+            madry(c.d_rate, c.seed)
         };
-        // A wobble that moves with the seed and the D-rate, so the paired changes spread.
-        (
-            arm(c.d_rate) + wobble(c.seed + (c.d_rate / 30.0) as u64) / 4.0,
-            0.3,
-        )
+        (clean, 0.3)
     });
     let section = CifarStudy::new(Network::Adversarial)
         .summarize(&plan, &recs)
@@ -676,6 +685,27 @@ fn the_figure4_reading_names_what_the_intervals_leave_standing() {
     // A drop of the paper's size at 60 but none at 30: open.
     let p = figure4_paragraph(3, |d| if d == 60.0 { 0.38 } else { 0.58 }, |_| 0.41);
     assert!(p.contains("The run leaves it open"), "{p}");
+    assert!(!p.contains("differ by"), "no arm spreads: {p}");
+    // The paper code's attack collapses in one seed at D-rate 60 (a 21-point spread),
+    // Madry's PGD stays flat: open, and the instability is named.
+    let collapse = |d: f64, seed: u64| match (d as u32, seed) {
+        (60, 1) => 0.20,
+        (60, _) => 0.40 + 0.01 * seed as f64,
+        _ => 0.33 + 0.03 * seed as f64 + d / 3000.0,
+    };
+    let p = figure4_paragraph_by_seed(3, |_, seed| 0.58 + wobble(seed) / 4.0, collapse);
+    assert!(p.contains("The run leaves it open"), "{p}");
+    assert!(
+        p.contains(
+            "Under the paper code's attack the seeds of one cell differ by 22.00 points (D-rate 60: 42.00 % and 20.00 %)"
+        ),
+        "{p}"
+    );
+    assert!(!p.contains("Under Madry's PGD"), "{p}");
+    assert!(
+        p.contains("so Figure 4 most likely shows this instability of the paper code's attack"),
+        "{p}"
+    );
     // One seed: no interval, no paragraph.
     assert_eq!(figure4_paragraph(1, flat, paper), "");
 }

@@ -6,9 +6,12 @@
 //! reading compares the two arms' levels at D-rate 0 with the paper's, then their changes
 //! at D-rates 30 and 60 with the paper's drops, and names the one explanation the intervals
 //! leave standing. Its rules are fixed here, in code, and use only the claims' own rules
-//! (the size reading `Includes`, the directional `Negative`, the ±2-point `Within`), so a
-//! re-render of the same cells gives the same words. It needs both arms at D-rates 0 and 60
-//! with an interval each (two seeds or more); otherwise there is no paragraph.
+//! (the size reading `Includes`, the directional `Negative`, the ±2-point `Within`) and,
+//! where they leave it open, one more: an arm whose seeds differ within one cell by at least
+//! the paper's smallest drop could show that drop by chance with one run per D-rate, as the
+//! paper ran. A re-render of the same cells gives the same words. It needs both arms at
+//! D-rates 0 and 60 with an interval each (two seeds or more); otherwise there is no
+//! paragraph.
 
 use dupstudy_metrics::Summary;
 
@@ -92,21 +95,36 @@ fn in_points(s: &Summary, signed: bool) -> String {
     )
 }
 
-/// The largest spread (max − min over seeds) of clean test accuracy in one cell of the
-/// plan, in points: what one run per D-rate could move by chance here.
-fn largest_seed_spread(recs: &Records<'_>) -> f64 {
-    let mut spread: f64 = 0.0;
-    for variant in [Variant::Uniform, Variant::PaperAttack] {
-        for (_, cells) in recs.series(variant) {
-            let accs: Vec<f64> = cells.iter().filter_map(|r| Measure::Test.of(r)).collect();
-            let hi = accs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let lo = accs.iter().copied().fold(f64::INFINITY, f64::min);
-            if accs.len() > 1 {
-                spread = spread.max(hi - lo);
-            }
-        }
+/// The cell of one arm whose seeds spread furthest in clean test accuracy: what one run
+/// per D-rate could move by chance there.
+#[derive(Clone, Copy)]
+struct Spread {
+    /// Its D-rate.
+    d_rate: f64,
+    /// Its highest and lowest seed, in points.
+    high: f64,
+    low: f64,
+}
+
+impl Spread {
+    /// The widest cell of `variant` with two seeds or more, or `None` when there is none.
+    fn widest(recs: &Records<'_>, variant: Variant) -> Option<Self> {
+        recs.series(variant)
+            .into_iter()
+            .filter_map(|(d_rate, cells)| {
+                let accs: Vec<f64> = cells.iter().filter_map(|r| Measure::Test.of(r)).collect();
+                (accs.len() > 1).then(|| Self {
+                    d_rate,
+                    high: 100.0 * accs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    low: 100.0 * accs.iter().copied().fold(f64::INFINITY, f64::min),
+                })
+            })
+            .max_by(|a, b| a.points().total_cmp(&b.points()))
     }
-    100.0 * spread
+
+    fn points(&self) -> f64 {
+        self.high - self.low
+    }
 }
 
 /// The closing paragraph of the adversarial section, or `None` when either arm lacks an
@@ -141,12 +159,14 @@ pub(super) fn figure4_reading(recs: &Records<'_>) -> Option<String> {
             .collect::<Vec<_>>()
             .join(" and ")
     );
-    let spread = largest_seed_spread(recs);
     let verdict = conclusion(
         &madry,
         &attack,
         at_paper(&attack0) && !at_paper(&madry0),
-        spread,
+        [
+            Spread::widest(recs, Variant::Uniform),
+            Spread::widest(recs, Variant::PaperAttack),
+        ],
     );
     Some(format!(
         "**What the paper's Figure 4 most likely came from.** Without duplicates the paper code's attack (it perturbs the normalized input and clamps it to [0, 1]) trains the network to {} % clean test accuracy and Madry's PGD to {} %; the paper's {paper_level:.2} % lies {level_words}. {changes} {verdict}\n",
@@ -155,12 +175,13 @@ pub(super) fn figure4_reading(recs: &Records<'_>) -> Option<String> {
     ))
 }
 
-/// The explanation the intervals leave standing.
+/// The explanation the intervals leave standing; `spreads` are the arms' widest cells,
+/// Madry's first.
 fn conclusion(
     madry: &ArmChanges,
     attack: &ArmChanges,
     level_is_attack: bool,
-    spread: f64,
+    spreads: [Option<Spread>; 2],
 ) -> String {
     // The smallest drop the paper reports, in points (13.77).
     let smallest = madry
@@ -168,6 +189,11 @@ fn conclusion(
         .iter()
         .map(|(_, _, p)| 100.0 * p.abs())
         .fold(f64::INFINITY, f64::min);
+    let spread = spreads
+        .iter()
+        .flatten()
+        .map(Spread::points)
+        .fold(0.0, f64::max);
     let spread = if 2.0 * spread < smallest {
         format!(
             ", and the seeds of one cell here differ by at most {spread:.2} points, so one run per D-rate would not fall that far by chance either"
@@ -196,6 +222,51 @@ fn conclusion(
                 ""
             }
         ),
-        (false, false) => "The run leaves it open: in at least one arm the paper's drop is neither reproduced at both D-rates nor excluded at both (an interval too wide to tell, or the D-rates disagree).".into(),
+        (false, false) => format!(
+            "The run leaves it open: in at least one arm the paper's drop is neither reproduced at both D-rates nor excluded at both (an interval too wide to tell, or the D-rates disagree).{}",
+            unstable(madry, attack, spreads, smallest)
+        ),
     }
+}
+
+/// For an open reading: each arm that leaves the paper's drop standing although one of its
+/// cells spreads over seeds by at least the paper's smallest drop (so one run per D-rate,
+/// as the paper ran, could fall that far by chance), that spread; and where that arm is
+/// the paper code's attack and Madry's PGD excludes the paper's drops, the explanation this
+/// leaves.
+fn unstable(
+    madry: &ArmChanges,
+    attack: &ArmChanges,
+    spreads: [Option<Spread>; 2],
+    smallest: f64,
+) -> String {
+    let arms = [
+        (madry, "Madry's PGD", false),
+        (attack, "the paper code's attack", true),
+    ];
+    let mut words = String::new();
+    for ((arm, name, is_attack), spread) in arms.into_iter().zip(spreads) {
+        let Some(w) = spread.filter(|w| !arm.excludes_paper() && w.points() >= smallest) else {
+            continue;
+        };
+        words += &format!(
+            " Under {name} the seeds of one cell differ by {:.2} points (D-rate {}: {:.2} % and {:.2} %), more than the paper's smallest drop ({smallest:.2} points): one run per D-rate, as the paper ran, can fall by the paper's amount by chance.",
+            w.points(),
+            w.d_rate,
+            w.high,
+            w.low,
+        );
+        if is_attack && madry.excludes_paper() {
+            words += &format!(
+                " Madry's PGD falls by neither of the paper's drops ({}{}), so Figure 4 most likely shows this instability of the paper code's attack, not an effect of duplication.",
+                madry.shown(),
+                if madry.within_margin() {
+                    ", within the ±2-point no-effect margin"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    words
 }
