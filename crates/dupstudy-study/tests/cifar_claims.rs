@@ -669,8 +669,16 @@ fn the_figure4_reading_names_what_the_intervals_leave_standing() {
     let flat = |_: f64| 0.58;
     let p = figure4_paragraph(3, flat, paper);
     assert!(p.contains("comes with the paper code's attack"), "{p}");
+    // The paragraph names the attack's level first, Madry's second: the words name the
+    // interval, not its place.
     assert!(
-        p.contains("the paper's 41.16 % lies inside the second interval only"),
+        p.contains("the paper's 41.16 % lies inside the attack's interval only: the paper's level is its attack's"),
+        "{p}"
+    );
+    // Madry's PGD at the paper's level, the attack far from it.
+    let p = figure4_paragraph(3, paper, flat);
+    assert!(
+        p.contains("the paper's 41.16 % lies inside Madry's interval only: the paper's level is Madry's PGD's"),
         "{p}"
     );
     // Neither falls, and the attack sets the paper's level.

@@ -143,8 +143,8 @@ pub(super) fn figure4_reading(recs: &Records<'_>) -> Option<String> {
     let at_paper =
         |s: &Summary| Rule::Includes(paper_level / 100.0).judge_summary(s) == Verdict::Holds;
     let level_words = match (at_paper(&madry0), at_paper(&attack0)) {
-        (false, true) => "inside the second interval only: the paper's level is its attack's",
-        (true, false) => "inside the first interval only: the paper's level is Madry's PGD's",
+        (false, true) => "inside the attack's interval only: the paper's level is its attack's",
+        (true, false) => "inside Madry's interval only: the paper's level is Madry's PGD's",
         (true, true) => "inside both intervals",
         (false, false) => "outside both intervals",
     };
