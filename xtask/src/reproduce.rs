@@ -251,6 +251,7 @@ fn render(
         profile: plans.profile.clone(),
         revision: revision.to_string(),
         cell_revisions: Vec::new(),
+        cell_machines: Vec::new(),
         device: format!(
             "{} ({} threads; {}); CNNs on {}",
             manifest.device.cpu,
@@ -277,11 +278,13 @@ fn render(
         report.data.push(d.to_string());
     }
     let mut revisions = std::collections::BTreeSet::new();
+    let mut machines = std::collections::BTreeMap::<String, usize>::new();
     for (name, plan) in &plans.studies {
         let study = study_of(name)?;
         let dupstudy_study::driver::Summarized {
             mut summary,
             revisions: made_by,
+            machines: made_on,
         } = study
             .summarize(plan, out)
             .with_context(|| format!("summarizing {name} from {}", out.display()))?;
@@ -294,6 +297,9 @@ fn render(
             crate::plot::draw(&out.join(&summary.section.dir).join(file), figure)?;
         }
         revisions.extend(made_by);
+        for (machine, n) in made_on {
+            *machines.entry(machine).or_insert(0) += n;
+        }
         let folder = dupstudy_study::report::paper_protocol_folder(name, &plans.profile);
         let differences = match folder {
             Some(f) => {
@@ -331,6 +337,7 @@ fn render(
     }
     revisions.remove(revision);
     report.cell_revisions = revisions.into_iter().collect();
+    report.cell_machines = machines.into_iter().collect();
     write_json_atomic(&out.join("verdicts.json"), &stored)?;
     let path = out.join("REPORT.md");
     write_atomic(&path, report.render().as_bytes())?;

@@ -279,6 +279,12 @@ fn report_rerenders_the_same_verdicts_and_piped_output_is_plain() {
     let again = std::fs::read_to_string(copy.join("REPORT.md")).unwrap();
     assert_eq!(verdict_rows(&again), rows);
     assert!(again.contains("Re-rendered from stored cells"));
+    // The cells' own machine, counted: here every cell of the run.
+    let machines = again
+        .lines()
+        .find_map(|l| l.strip_prefix("- Cells computed on: "))
+        .unwrap_or_else(|| panic!("no machines line: {again}"));
+    assert!(machines.ends_with(" cells"), "{machines}");
     assert!(copy.join("gaussian/gaussian_uniform_test.svg").is_file());
 
     // A missing cell: a clear refusal naming it, and no report written.

@@ -1,7 +1,7 @@
 //! The one driver of every study: pending cells, claims, runs, atomic saves, resume, waiting
 //! for cells other workers hold, and summaries from stored cells.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -149,6 +149,9 @@ pub struct Summarized {
     pub summary: StudySummary,
     /// Revisions recorded in the cells (`unrecorded` for cells from before they were kept).
     pub revisions: BTreeSet<String>,
+    /// The machines recorded in the cells ([`Machine::describe`](crate::manifest::Machine::describe)),
+    /// each with its number of cells; cells from before machines were kept are not counted.
+    pub machines: BTreeMap<String, usize>,
 }
 
 /// Loads every cell of `plan` once and summarizes them; writes `summary.csv` into the
@@ -166,13 +169,21 @@ pub fn summarize<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<Summ
         .iter()
         .map(|r| r.revision.clone().unwrap_or_else(|| "unrecorded".into()))
         .collect();
+    let mut machines = BTreeMap::new();
+    for machine in records.iter().filter_map(|r| r.machine.as_ref()) {
+        *machines.entry(machine.describe()).or_insert(0) += 1;
+    }
     let mut summary = study.summarize(plan, &records)?;
     crate::claims::apply_holm(&mut summary.claims);
     write_atomic(
         &study_dir(out, study.name()).join("summary.csv"),
         summary.table.to_csv().as_bytes(),
     )?;
-    Ok(Summarized { summary, revisions })
+    Ok(Summarized {
+        summary,
+        revisions,
+        machines,
+    })
 }
 
 /// The cells of a plan finished so far, summarized without judging anything.

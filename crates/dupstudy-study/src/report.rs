@@ -87,6 +87,9 @@ pub struct Report {
     pub revision: String,
     /// Code revisions that computed the cells, when they differ from `revision`.
     pub cell_revisions: Vec<String>,
+    /// The machines that computed the cells, each with its number of cells (a run resumed
+    /// on other machines has several; `device` is the one that wrote the manifest).
+    pub cell_machines: Vec<(String, usize)>,
     /// Machine and compute device.
     pub device: String,
     /// Wall time of the run in seconds, when the report ends a run.
@@ -223,7 +226,27 @@ impl Report {
                     .join(", ")
             ));
         }
-        md.push_str(&format!("- Device: {}\n", self.device));
+        if self.wall_seconds.is_some() {
+            md.push_str(&format!("- Device: {}\n", self.device));
+        } else {
+            md.push_str(&format!(
+                "- Device of the run that wrote the manifest: {}\n",
+                self.device
+            ));
+        }
+        if !self.cell_machines.is_empty() {
+            md.push_str(&format!(
+                "- Cells computed on: {}\n",
+                self.cell_machines
+                    .iter()
+                    .map(|(machine, n)| format!(
+                        "{machine}: {n} cell{}",
+                        if *n == 1 { "" } else { "s" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
         match (self.wall_seconds, self.estimated_seconds) {
             (Some(wall), Some(est)) => md.push_str(&format!(
                 "- Wall time: {} (estimated at the start: {})\n",
@@ -387,6 +410,10 @@ mod tests {
             profile: "smoke".into(),
             revision: "abc".into(),
             cell_revisions: vec!["old".into()],
+            cell_machines: vec![
+                ("AMD EPYC (Zen 3, family 25 model 1; L2 512K)".into(), 1),
+                ("AMD EPYC (Zen 4, family 25 model 17; L2 1024K)".into(), 2),
+            ],
             device: "cpu".into(),
             wall_seconds: Some(75.0),
             estimated_seconds: Some(80.0),
@@ -426,7 +453,21 @@ mod tests {
         assert!(md.contains("## Gaussian\n\nbody\n\n![a figure](gaussian/f.svg)"));
         assert!(md.contains("Wall time: 1 min 15 s (estimated at the start: 1 min 20 s)"));
         assert!(md.contains("Cells computed by: `old`"));
+        assert!(md.contains(
+            "- Cells computed on: AMD EPYC (Zen 3, family 25 model 1; L2 512K): 1 cell; \
+             AMD EPYC (Zen 4, family 25 model 17; L2 1024K): 2 cells\n"
+        ));
         assert!(md.contains("CIFAR-10 missing"));
+        assert!(md.contains("- Device: cpu\n"));
+        // Re-rendered from stored cells: the device is the manifest's, not the cells'.
+        let rerendered = Report {
+            wall_seconds: None,
+            estimated_seconds: None,
+            ..report
+        }
+        .render();
+        assert!(rerendered.contains("- Device of the run that wrote the manifest: cpu\n"));
+        assert!(rerendered.contains("- Re-rendered from stored cells (no training in this run)"));
         assert_eq!(human_duration(7322.0), "2 h 02 min");
     }
 
