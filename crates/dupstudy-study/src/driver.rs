@@ -150,7 +150,8 @@ pub struct Summarized {
     /// Revisions recorded in the cells (`unrecorded` for cells from before they were kept).
     pub revisions: BTreeSet<String>,
     /// The machines recorded in the cells ([`Machine::describe`](crate::manifest::Machine::describe)),
-    /// each with its number of cells; cells from before machines were kept are not counted.
+    /// each with its number of cells; cells from before machines were kept count under
+    /// `machine not recorded`.
     pub machines: BTreeMap<String, usize>,
 }
 
@@ -170,8 +171,12 @@ pub fn summarize<S: Study>(study: &S, plan: &S::Plan, out: &Path) -> Result<Summ
         .map(|r| r.revision.clone().unwrap_or_else(|| "unrecorded".into()))
         .collect();
     let mut machines = BTreeMap::new();
-    for machine in records.iter().filter_map(|r| r.machine.as_ref()) {
-        *machines.entry(machine.describe()).or_insert(0) += 1;
+    for record in &records {
+        let machine = record.machine.as_ref().map_or_else(
+            || "machine not recorded".to_string(),
+            crate::manifest::Machine::describe,
+        );
+        *machines.entry(machine).or_insert(0) += 1;
     }
     let mut summary = study.summarize(plan, &records)?;
     crate::claims::apply_holm(&mut summary.claims);

@@ -205,6 +205,27 @@ fn two_workers_share_the_cells_and_each_computes_some() {
     assert_eq!(&a | &b, all);
     let summarized = driver::summarize(&study, &plan, &out).unwrap();
     assert!(!summarized.summary.claims.is_empty());
+    // Every cell names the machine that computed it; a record from before machines were
+    // kept counts apart.
+    let here = dupstudy_study::manifest::Machine::this().describe();
+    assert_eq!(
+        summarized.machines.into_iter().collect::<Vec<_>>(),
+        [(here.clone(), 4)]
+    );
+    let first = out.join(format!(
+        "cifar-standard/cells/{}.json",
+        cells[0].id().unwrap()
+    ));
+    let stored = std::fs::read(&first).unwrap();
+    let mut record: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    record["machine"] = serde_json::Value::Null;
+    std::fs::write(&first, serde_json::to_vec(&record).unwrap()).unwrap();
+    let machines = driver::summarize(&study, &plan, &out).unwrap().machines;
+    assert_eq!(
+        machines,
+        [(here, 3), ("machine not recorded".to_string(), 1)].into()
+    );
+    std::fs::write(&first, stored).unwrap();
     // With a cell gone, the full summary refuses and the partial one reads the other three.
     let gone = cells[1].id().unwrap();
     std::fs::remove_file(out.join(format!("cifar-standard/cells/{gone}.json"))).unwrap();
