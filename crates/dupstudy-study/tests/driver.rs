@@ -208,10 +208,7 @@ fn two_workers_share_the_cells_and_each_computes_some() {
     // Every cell names the machine that computed it; a record from before machines were
     // kept counts apart.
     let here = dupstudy_study::manifest::Machine::this().describe();
-    assert_eq!(
-        summarized.machines.into_iter().collect::<Vec<_>>(),
-        [(here.clone(), 4)]
-    );
+    assert_eq!(summarized.machines, [(here.clone(), 4)].into());
     let first = out.join(format!(
         "cifar-standard/cells/{}.json",
         cells[0].id().unwrap()
