@@ -335,7 +335,11 @@ fn render(
     if plans.profile == "quick" && manifest.data["cifar10"].is_object() {
         report.notes.push("profile `quick`: the CIFAR studies use reduced data, epochs and seeds (see each section) to fit about an hour on 2 CPU cores; run `--profile paper` on a GPU for the paper's protocol".into());
     }
-    revisions.remove(revision);
+    // Named only when some cell came from another revision; then all of them are, this
+    // one included, so the list says which code computed every cell.
+    if revisions.iter().all(|r| r == revision) {
+        revisions.clear();
+    }
     report.cell_revisions = revisions.into_iter().collect();
     report.cell_machines = machines.into_iter().collect();
     write_json_atomic(&out.join("verdicts.json"), &stored)?;

@@ -279,6 +279,33 @@ fn report_rerenders_the_same_verdicts_and_piped_output_is_plain() {
     let again = std::fs::read_to_string(copy.join("REPORT.md")).unwrap();
     assert_eq!(verdict_rows(&again), rows);
     assert!(again.contains("Re-rendered from stored cells"));
+    // Every cell from this code: no list of revisions.
+    assert!(!again.contains("Cells computed by"), "{again}");
+
+    // One cell from other code: the list names both revisions, this one too.
+    let cells = copy.join("cifar-adversarial/cells");
+    let first = std::fs::read_dir(&cells)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    let ours = record["revision"].as_str().unwrap().to_string();
+    record["revision"] = "0123456789ab".into();
+    std::fs::write(&first, serde_json::to_string(&record).unwrap()).unwrap();
+    assert!(report(&copy).status.success());
+    let mixed = std::fs::read_to_string(copy.join("REPORT.md")).unwrap();
+    let by = mixed
+        .lines()
+        .find_map(|l| l.strip_prefix("- Cells computed by: "))
+        .unwrap_or_else(|| panic!("no revisions line: {mixed}"));
+    assert!(
+        by.contains("`0123456789ab`") && by.contains(&format!("`{ours}`")),
+        "{by}"
+    );
+    assert_eq!(verdict_rows(&mixed), rows);
     // The cells' own machine, counted: here every cell of the run.
     let machines = again
         .lines()
@@ -289,7 +316,6 @@ fn report_rerenders_the_same_verdicts_and_piped_output_is_plain() {
 
     // A missing cell: a clear refusal naming it, and no report written.
     std::fs::remove_file(copy.join("REPORT.md")).unwrap();
-    let cells = copy.join("cifar-adversarial/cells");
     let victim = std::fs::read_dir(&cells)
         .unwrap()
         .flatten()

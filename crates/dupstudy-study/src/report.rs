@@ -85,7 +85,8 @@ pub struct Report {
     pub profile: String,
     /// Code revision that rendered the report.
     pub revision: String,
-    /// Code revisions that computed the cells, when they differ from `revision`.
+    /// Code revisions that computed the cells, all of them (`revision` included when it
+    /// computed some), when any differs from `revision`; empty otherwise.
     pub cell_revisions: Vec<String>,
     /// The machines that computed the cells, each with its number of cells (a run resumed
     /// on other machines has several; `device` is the one that wrote the manifest).
