@@ -407,6 +407,16 @@ pub fn recall(args: &AuditRecallArgs, root: &std::path::Path) -> Result<()> {
         let set = load_cifar10(&at_root(dir), dir)?;
         write_unlisted_sheet(&set, &unlisted, sheet, "")?;
     }
+    if let Some(judged_path) = &args.judged {
+        let judged_path = at_root(judged_path);
+        let text = std::fs::read_to_string(&judged_path)
+            .with_context(|| format!("reading {}", judged_path.display()))?;
+        let judged = labelled::judged_from_csv(&text, &judged_path)?;
+        print_judged(&labels, &pairs, &judged, &thresholds, &judged_path);
+        if let Some(cells) = &args.natural_cells {
+            print_known_twins(&labels, &judged, &at_root(cells))?;
+        }
+    }
     Ok(())
 }
 
@@ -617,6 +627,172 @@ fn load_cifar10(path: &std::path::Path, dir: &std::path::Path) -> Result<images:
         dir.display()
     );
     Ok(set)
+}
+
+/// The judgments of the unlisted test images at each threshold, and how many test images
+/// have a training partner in the list or one judged the same photo, against the goal's
+/// budget of flagged test images.
+fn print_judged(
+    labels: &[dupstudy_audit::labelled::Labelled],
+    pairs: &[dupstudy_audit::audit::Pair],
+    judged: &[dupstudy_audit::labelled::Judged],
+    thresholds: &[f32],
+    file: &std::path::Path,
+) {
+    use dupstudy_audit::labelled;
+    let listed = labelled::listed_test_images(labels);
+    println!(
+        "\nthe unlisted test images as judged in {} ({} judgments; a judgment counts for the pair it was made on): each threshold's unlisted flagged test images, and the test images with a listed training partner ({listed}) or one judged the same photo, against the budget of {}",
+        file.display(),
+        judged.len(),
+        2 * labelled::DEVELOPMENT_BUDGET,
+    );
+    println!(
+        "| threshold | unlisted test images flagged | same photo | unsure | different | not judged | listed + same photo |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let mut sorted = thresholds.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    for t in sorted {
+        let c = labelled::judged_at(labels, pairs, judged, t);
+        println!(
+            "| {t:.3} | {} | {} | {} | {} | {} | {} |",
+            c.unlisted,
+            c.same_photo,
+            c.unsure,
+            c.different,
+            c.not_judged,
+            listed + c.same_photo
+        );
+    }
+}
+
+/// The natural-duplicates study's model (a) recounted with every known twin: the test
+/// images its partition flags, those the list names a training partner for and those judged
+/// the same photo as a training image. What the leakage (N-leak's measure: whole test minus
+/// test without twins) becomes when the twins the partition missed leave the "without
+/// twins" set too; a reading after the run, not a verdict.
+fn print_known_twins(
+    labels: &[dupstudy_audit::labelled::Labelled],
+    judged: &[dupstudy_audit::labelled::Judged],
+    cells: &std::path::Path,
+) -> Result<()> {
+    use dupstudy_audit::labelled::Judgment;
+    use dupstudy_study::studies::natural::twins::PerImage;
+    let mut known: std::collections::BTreeSet<usize> = labels
+        .iter()
+        .filter(|l| !l.within_test)
+        .map(|l| l.test)
+        .collect();
+    known.extend(
+        judged
+            .iter()
+            .filter(|j| j.judgment == Judgment::SamePhoto)
+            .map(|j| j.test),
+    );
+    let mut rows = Vec::new();
+    let entries =
+        std::fs::read_dir(cells).with_context(|| format!("reading {}", cells.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let not_a_cell = || format!("{}: not a natural-duplicates cell record", path.display());
+        let cell: serde_json::Value = serde_json::from_str(&text).with_context(not_a_cell)?;
+        let (Some(arm), Some(seed)) = (cell["spec"]["arm"].as_str(), cell["spec"]["seed"].as_u64())
+        else {
+            anyhow::bail!("{} (no spec.arm and spec.seed)", not_a_cell());
+        };
+        if arm != "full" {
+            continue;
+        }
+        if cell["per_image"].is_null() {
+            anyhow::bail!("{}: the cell keeps no per-image results", path.display());
+        }
+        let per_image: PerImage =
+            serde_json::from_value(cell["per_image"].clone()).with_context(not_a_cell)?;
+        let n = per_image.correct.len() * 4;
+        let correct: Vec<bool> = (0..n)
+            .map(|i| per_image.is_correct(i))
+            .collect::<Option<_>>()
+            .with_context(|| format!("{}: per_image.correct is not hexadecimal", path.display()))?;
+        let n = per_image.labels.len().min(n);
+        let twins: std::collections::BTreeSet<usize> = per_image.twins.iter().copied().collect();
+        let every: std::collections::BTreeSet<usize> = twins.union(&known).copied().collect();
+        let accuracy = |keep: &dyn Fn(usize) -> bool| {
+            let (hits, all) = (0..n)
+                .filter(|&i| keep(i))
+                .fold((0usize, 0usize), |(h, a), i| {
+                    (h + usize::from(correct[i]), a + 1)
+                });
+            100.0 * hits as f64 / all.max(1) as f64
+        };
+        let whole = accuracy(&|_| true);
+        rows.push((
+            seed,
+            [
+                whole,
+                whole - accuracy(&|i| !twins.contains(&i)),
+                whole - accuracy(&|i| !every.contains(&i)),
+                accuracy(&|i| twins.contains(&i)),
+                accuracy(&|i| every.contains(&i) && !twins.contains(&i)),
+                accuracy(&|i| !every.contains(&i)),
+            ],
+            twins.len(),
+            every.len(),
+        ));
+    }
+    if rows.is_empty() {
+        anyhow::bail!("{}: no cell records of arm (a), full", cells.display());
+    }
+    rows.sort_by_key(|r| r.0);
+    let (twins, every) = (rows[0].2, rows[0].3);
+    println!(
+        "\nthe natural-duplicates study's model (a) ({}), recounted with every known twin: the partition's {twins} twins, the test images the list names a training partner for and those judged the same photo, {every} in all ({} the partition does not flag); accuracy in %, leakage in points (whole test minus the test without those twins)",
+        cells.display(),
+        every - twins,
+    );
+    println!(
+        "| seed | whole test | leakage, the partition's twins | leakage, every known twin | accuracy: the partition's twins | the known twins it does not flag | the rest |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (seed, v, ..) in &rows {
+        println!(
+            "| {seed} | {:.2} | {:+.2} | {:+.2} | {:.2} | {:.2} | {:.2} |",
+            v[0], v[1], v[2], v[3], v[4], v[5]
+        );
+    }
+    let summary = |k: usize| -> Result<String> {
+        let values: Vec<f64> = rows.iter().map(|r| r.1[k]).collect();
+        let s = dupstudy_metrics::Summary::of(&values)?;
+        Ok(format!(
+            "{:.2} [{:.2}, {:.2}]",
+            s.mean,
+            s.ci_low(),
+            s.ci_high()
+        ))
+    };
+    println!(
+        "| mean [95 % t interval over seeds] | {} | {} | {} | {} | {} | {} |",
+        summary(0)?,
+        summary(1)?,
+        summary(2)?,
+        summary(3)?,
+        summary(4)?,
+        summary(5)?
+    );
+    let gap: Vec<f64> = rows.iter().map(|r| r.1[2] - r.1[1]).collect();
+    let s = dupstudy_metrics::Summary::of(&gap)?;
+    println!(
+        "leakage with every known twin minus with the partition's: {:+.2} [{:+.2}, {:+.2}] points",
+        s.mean,
+        s.ci_low(),
+        s.ci_high()
+    );
+    Ok(())
 }
 
 /// Draws each unlisted test image beside its training partner into `sheet` and lists them.

@@ -63,6 +63,16 @@ pub struct AuditRecallArgs {
     /// best partner); needs --data-dir.
     #[arg(long, requires = "data_dir")]
     pub unlisted_sheet: Option<PathBuf>,
+    /// A file of judged unlisted pairs (`test,train,score,source,rank,judgment`, as
+    /// docs/audit-cifar10/unlisted-judged.csv): how the unlisted test images at each threshold
+    /// were judged, and how many test images have a listed or same-photo training partner.
+    #[arg(long)]
+    pub judged: Option<PathBuf>,
+    /// With --judged: the natural-duplicates study's cell records (as
+    /// docs/paper-natural/cifar-natural/cells), whose model (a) is recounted with every known
+    /// twin: the partition's, the list's and those judged the same photo.
+    #[arg(long, requires = "judged")]
+    pub natural_cells: Option<PathBuf>,
     /// The CIFAR-10 folder or archive the audit read (for --unlisted-sheet and
     /// --exact-candidates).
     #[arg(long)]

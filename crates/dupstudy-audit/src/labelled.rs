@@ -389,6 +389,154 @@ pub fn unlisted(labelled: &[Labelled], pairs: &[Pair], threshold: f32) -> Vec<Un
     out
 }
 
+/// What a person saw in an unlisted pair, looked at beside each other
+/// (`docs/audit-cifar10/unlisted-judged.csv`): a look, not a second labelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgment {
+    /// Clearly one photo (re-coloured, re-cropped, mirrored, re-encoded).
+    SamePhoto,
+    /// Too close to call at the size looked at.
+    Unsure,
+    /// Two different photos.
+    Different,
+}
+
+impl Judgment {
+    /// The name the judged file spells it with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Judgment::SamePhoto => "same photo",
+            Judgment::Unsure => "unsure",
+            Judgment::Different => "different",
+        }
+    }
+}
+
+/// One judged test -> training pair.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    /// The test image (index in the test split).
+    pub test: usize,
+    /// The training image it was looked at beside (index in the training split).
+    pub train: usize,
+    /// What was seen.
+    pub judgment: Judgment,
+}
+
+/// The header of a judged file; `source` and `rank` say where a pair was drawn from.
+pub const JUDGED_HEADER: &str = "test,train,score,source,rank,judgment";
+
+/// The judged pairs of a CSV file with [`JUDGED_HEADER`], one row per test image.
+///
+/// # Errors
+/// A header or row that does not match, an index out of CIFAR-10's range, an unknown
+/// judgment or a test image judged twice, naming the file and line.
+pub fn judged_from_csv(text: &str, file: &Path) -> Result<Vec<Judged>> {
+    let bad = |line: usize, message: String| AuditError::Layout {
+        path: file.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().trim();
+    if header != JUDGED_HEADER {
+        return Err(bad(
+            1,
+            format!("header `{header}`; expected {JUDGED_HEADER}"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (k, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.trim().split(',').collect();
+        let parsed = (f.len() == 6)
+            .then(|| {
+                Some(Judged {
+                    test: f[0].parse().ok().filter(|&t: &usize| t < 10_000)?,
+                    train: f[1].parse().ok().filter(|&t: &usize| t < TRAIN_IMAGES)?,
+                    judgment: match f[5] {
+                        "same photo" => Judgment::SamePhoto,
+                        "unsure" => Judgment::Unsure,
+                        "different" => Judgment::Different,
+                        _ => return None,
+                    },
+                })
+            })
+            .flatten()
+            .ok_or_else(|| {
+                bad(
+                    k + 2,
+                    format!(
+                        "expected a test index below 10000, a training index below 50000, score, source, rank and `same photo`, `unsure` or `different`: `{line}`"
+                    ),
+                )
+            })?;
+        if !seen.insert(parsed.test) {
+            return Err(bad(
+                k + 2,
+                format!("test image {} judged twice", parsed.test),
+            ));
+        }
+        out.push(parsed);
+    }
+    Ok(out)
+}
+
+/// How the unlisted test images at one threshold ([`unlisted`]) were judged.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct JudgedCount {
+    /// The threshold.
+    pub threshold: f32,
+    /// Unlisted test images flagged at it.
+    pub unlisted: usize,
+    /// Of them, judged the same photo as the training partner the audit gives them.
+    pub same_photo: usize,
+    /// Judged too close to call.
+    pub unsure: usize,
+    /// Judged two different photos.
+    pub different: usize,
+    /// Not in the judged file with that partner.
+    pub not_judged: usize,
+}
+
+/// Counts the judgments of the unlisted test images at `threshold`; a judgment counts only
+/// for the pair it was made on (the same test image and best training partner).
+pub fn judged_at(
+    labelled: &[Labelled],
+    pairs: &[Pair],
+    judged: &[Judged],
+    threshold: f32,
+) -> JudgedCount {
+    let by_test: std::collections::HashMap<usize, &Judged> =
+        judged.iter().map(|j| (j.test, j)).collect();
+    let mut c = JudgedCount {
+        threshold,
+        ..JudgedCount::default()
+    };
+    for u in unlisted(labelled, pairs, threshold) {
+        c.unlisted += 1;
+        match by_test.get(&u.test).filter(|j| j.train == u.train) {
+            Some(j) => match j.judgment {
+                Judgment::SamePhoto => c.same_photo += 1,
+                Judgment::Unsure => c.unsure += 1,
+                Judgment::Different => c.different += 1,
+            },
+            None => c.not_judged += 1,
+        }
+    }
+    c
+}
+
+/// Test images the list names a training partner for.
+pub fn listed_test_images(labelled: &[Labelled]) -> usize {
+    labelled
+        .iter()
+        .filter(|l| !l.within_test)
+        .map(|l| l.test)
+        .collect::<HashSet<_>>()
+        .len()
+}
+
 /// How the labelled-recall study scores a candidate pair.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -925,6 +1073,60 @@ mod tests {
             }]
         );
         assert_eq!(unlisted(&labelled, &pairs, 0.7).len(), 2);
+    }
+
+    #[test]
+    fn judgments_count_only_for_the_pair_they_were_made_on() {
+        let labelled = parse(
+            "TestID,TrainID,Distance,Judgment\n3,9,0.1,1\n",
+            false,
+            Path::new("t.csv"),
+        )
+        .unwrap();
+        let judged = judged_from_csv(
+            "test,train,score,source,rank,judgment\n5,6,0.88,a,1,same photo\n8,7,0.79,a,2,different\n1,2,0.9,a,3,unsure\n",
+            Path::new("j.csv"),
+        )
+        .unwrap();
+        let pairs = [
+            pair(9, TRAIN_IMAGES + 3, 0.9),  // listed: not counted
+            pair(6, TRAIN_IMAGES + 5, 0.88), // judged the same photo
+            pair(7, TRAIN_IMAGES + 8, 0.79), // judged different, below 0.8
+            pair(4, TRAIN_IMAGES + 1, 0.85), // judged beside another partner: not judged
+        ];
+        let at = judged_at(&labelled, &pairs, &judged, 0.8);
+        assert_eq!(
+            (
+                at.unlisted,
+                at.same_photo,
+                at.unsure,
+                at.different,
+                at.not_judged
+            ),
+            (2, 1, 0, 0, 1)
+        );
+        let at = judged_at(&labelled, &pairs, &judged, 0.7);
+        assert_eq!((at.unlisted, at.different, at.not_judged), (3, 1, 1));
+        assert_eq!(listed_test_images(&labelled), 1);
+    }
+
+    #[test]
+    fn a_bad_judged_file_names_its_line() {
+        let f = Path::new("j.csv");
+        let header = "test,train,score,source,rank,judgment\n";
+        for (body, needle) in [
+            ("5,6,0.9,a,1,maybe\n", "line 2"),
+            ("10000,6,0.9,a,1,unsure\n", "line 2"),
+            (
+                "5,6,0.9,a,1,unsure\n5,7,0.8,a,2,different\n",
+                "judged twice",
+            ),
+        ] {
+            let e = judged_from_csv(&format!("{header}{body}"), f).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        let e = judged_from_csv("test,train\n", f).unwrap_err();
+        assert!(e.to_string().contains("header"), "{e}");
     }
 
     #[test]
