@@ -63,22 +63,10 @@ impl Labelled {
 /// # Errors
 /// A header or row that does not match, naming the file and line.
 pub fn parse(text: &str, within_test: bool, file: &Path) -> Result<Vec<Labelled>> {
-    let bad = |line: usize, message: String| AuditError::Layout {
-        path: file.to_path_buf(),
-        message: format!("line {line}: {message}"),
-    };
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default().trim();
-    if header != "TestID,TrainID,Distance,Judgment" {
-        return Err(bad(
-            1,
-            format!("header `{header}`; expected TestID,TrainID,Distance,Judgment"),
-        ));
-    }
+    let bad = |line: usize, message: String| layout_error(file, line, message);
     let limit = |within: bool| if within { 10_000 } else { TRAIN_IMAGES };
     let mut out = Vec::new();
-    for (k, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.trim().split(',').collect();
+    for (n, line, fields) in csv_rows(text, "TestID,TrainID,Distance,Judgment", file)? {
         let number = |i: usize, what: &str, below: usize| -> Result<usize> {
             fields
                 .get(i)
@@ -86,7 +74,7 @@ pub fn parse(text: &str, within_test: bool, file: &Path) -> Result<Vec<Labelled>
                 .filter(|&v| v < below)
                 .ok_or_else(|| {
                     bad(
-                        k + 2,
+                        n,
                         format!("{what} must be an index below {below}: `{line}`"),
                     )
                 })
@@ -100,7 +88,7 @@ pub fn parse(text: &str, within_test: bool, file: &Path) -> Result<Vec<Labelled>
             .filter(|d| d.is_finite() && *d >= 0.0)
             .ok_or_else(|| {
                 bad(
-                    k + 2,
+                    n,
                     format!("Distance must be a finite number >= 0: `{line}`"),
                 )
             })?;
@@ -433,22 +421,10 @@ pub const JUDGED_HEADER: &str = "test,train,score,source,rank,judgment";
 /// A header or row that does not match, an index out of CIFAR-10's range, an unknown
 /// judgment or a test image judged twice, naming the file and line.
 pub fn judged_from_csv(text: &str, file: &Path) -> Result<Vec<Judged>> {
-    let bad = |line: usize, message: String| AuditError::Layout {
-        path: file.to_path_buf(),
-        message: format!("line {line}: {message}"),
-    };
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default().trim();
-    if header != JUDGED_HEADER {
-        return Err(bad(
-            1,
-            format!("header `{header}`; expected {JUDGED_HEADER}"),
-        ));
-    }
+    let bad = |line: usize, message: String| layout_error(file, line, message);
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for (k, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.trim().split(',').collect();
+    for (n, line, f) in csv_rows(text, JUDGED_HEADER, file)? {
         let parsed = (f.len() == 6)
             .then(|| {
                 Some(Judged {
@@ -465,17 +441,14 @@ pub fn judged_from_csv(text: &str, file: &Path) -> Result<Vec<Judged>> {
             .flatten()
             .ok_or_else(|| {
                 bad(
-                    k + 2,
+                    n,
                     format!(
                         "expected a test index below 10000, a training index below 50000, score, source, rank and `same photo`, `unsure` or `different`: `{line}`"
                     ),
                 )
             })?;
         if !seen.insert(parsed.test) {
-            return Err(bad(
-                k + 2,
-                format!("test image {} judged twice", parsed.test),
-            ));
+            return Err(bad(n, format!("test image {} judged twice", parsed.test)));
         }
         out.push(parsed);
     }
@@ -980,24 +953,8 @@ pub fn same_shot_markdown(curve: &Curve, threshold: f32) -> String {
 /// # Errors
 /// A header or row that does not match, naming the file and line.
 pub fn pairs_from_csv(text: &str, file: &Path) -> Result<Vec<Pair>> {
-    let bad = |line: usize, message: String| AuditError::Layout {
-        path: file.to_path_buf(),
-        message: format!("line {line}: {message}"),
-    };
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default().trim();
-    if header != crate::output::PAIRS_HEADER {
-        return Err(bad(
-            1,
-            format!(
-                "header `{header}`; expected {}",
-                crate::output::PAIRS_HEADER
-            ),
-        ));
-    }
     let mut pairs = Vec::new();
-    for (k, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.trim().split(',').collect();
+    for (n, line, f) in csv_rows(text, crate::output::PAIRS_HEADER, file)? {
         let position = |split: &str, index: &str| -> Option<usize> {
             let i: usize = index.parse().ok()?;
             match split {
@@ -1022,13 +979,48 @@ pub fn pairs_from_csv(text: &str, file: &Path) -> Result<Vec<Pair>> {
             })
             .flatten();
         pairs.push(parsed.ok_or_else(|| {
-            bad(
-                k + 2,
+            layout_error(
+                file,
+                n,
                 format!("expected train|test,index,,train|test,index,,score,exact|near of CIFAR-10: `{line}`"),
             )
         })?);
     }
     Ok(pairs)
+}
+
+/// An error at `line` (from 1) of `file`.
+fn layout_error(file: &Path, line: usize, message: String) -> AuditError {
+    AuditError::Layout {
+        path: file.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    }
+}
+
+/// The rows of a CSV `text` whose first line must be `header`: each non-empty line after it
+/// with its line number (from 1) and its comma-separated fields.
+///
+/// # Errors
+/// Another header, naming the file.
+fn csv_rows<'a>(
+    text: &'a str,
+    header: &str,
+    file: &Path,
+) -> Result<Vec<(usize, &'a str, Vec<&'a str>)>> {
+    let mut lines = text.lines();
+    let found = lines.next().unwrap_or_default().trim();
+    if found != header {
+        return Err(layout_error(
+            file,
+            1,
+            format!("header `{found}`; expected {header}"),
+        ));
+    }
+    Ok(lines
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(k, l)| (k + 2, l, l.trim().split(',').collect()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -1047,14 +1039,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unlisted_keeps_the_best_training_partner_of_test_images_the_list_lacks() {
-        let labelled = parse(
+    /// A list of one test -> training pair: test 3, training image 9.
+    fn one_listed_pair() -> Vec<Labelled> {
+        parse(
             "TestID,TrainID,Distance,Judgment\n3,9,0.1,1\n",
             false,
             Path::new("t.csv"),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn unlisted_keeps_the_best_training_partner_of_test_images_the_list_lacks() {
+        let labelled = one_listed_pair();
         let pairs = [
             pair(9, TRAIN_IMAGES + 3, 0.9),                 // listed: left out
             pair(4, TRAIN_IMAGES + 5, 0.82),                // unlisted
@@ -1077,12 +1074,7 @@ mod tests {
 
     #[test]
     fn judgments_count_only_for_the_pair_they_were_made_on() {
-        let labelled = parse(
-            "TestID,TrainID,Distance,Judgment\n3,9,0.1,1\n",
-            false,
-            Path::new("t.csv"),
-        )
-        .unwrap();
+        let labelled = one_listed_pair();
         let judged = judged_from_csv(
             "test,train,score,source,rank,judgment\n5,6,0.88,a,1,same photo\n8,7,0.79,a,2,different\n1,2,0.9,a,3,unsure\n",
             Path::new("j.csv"),
