@@ -1,9 +1,11 @@
 //! `cargo xtask audit-recall --judged` (and `--natural-cells`) on small hand-made files:
 //! the judgments counted at each threshold and model (a) recounted with every known twin.
 
+mod common;
+
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A fresh folder for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -51,22 +53,14 @@ fn cell(arm: &str, seed: u64, correct: &str) -> String {
 }
 
 fn recall(dir: &Path, extra: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("audit-recall")
-        .arg("--pairs")
-        .arg(dir.join("pairs.csv"))
-        .arg("--labels")
-        .arg(dir.join("labels"))
-        .args(["--thresholds", "0.80,0.86", "--judged"])
-        .arg(dir.join("judged.csv"))
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut args: Vec<OsString> = vec!["audit-recall".into(), "--pairs".into()];
+    args.push(dir.join("pairs.csv").into());
+    args.push("--labels".into());
+    args.push(dir.join("labels").into());
+    args.extend(["--thresholds", "0.80,0.86", "--judged"].map(OsString::from));
+    args.push(dir.join("judged.csv").into());
+    args.extend(extra.iter().map(OsString::from));
+    common::xtask(args)
 }
 
 #[test]

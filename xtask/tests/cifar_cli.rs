@@ -1,8 +1,9 @@
 //! `cargo xtask cifar-info` on good and malformed data: exit status and messages.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/cifar")
@@ -25,18 +26,13 @@ type Breaker = Box<dyn FnOnce(&Path)>;
 
 fn cifar_info(data_dir: &Path) -> (bool, String, String) {
     let out_dir = std::env::temp_dir().join(format!("dupstudy-cli-out-{}", std::process::id()));
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["cifar-info", "--data-dir"])
-        .arg(data_dir)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::xtask([
+        "cifar-info".as_ref(),
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ])
 }
 
 #[test]
